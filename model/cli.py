@@ -1,0 +1,193 @@
+"""Command line for model/: train, evaluate and rebuild the bundled defaults (`python -m model`)."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import shutil
+import sys
+import tempfile
+from dataclasses import fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from model import store
+from model.artifact import ArtifactError, load_artifact, save_artifact
+from model.config import ModelConfig, TrainConfig
+from model.datasets import DATASETS
+from model.evaluate import evaluate_classifier, evaluate_forecaster
+from model.fit import EpochReport
+from model.train import train
+from model.windows import DataError, prepare_series
+
+PRETRAINED = Path(str(resources.files("model").joinpath("pretrained")))
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per config field, same name with dashes: --input-size, --hidden-size, --epochs ..."""
+    model_fields = {"task", "input_size", "horizon", "hidden_size", "num_layers", "dropout", "cell",
+                    "frequency", "season_length"}
+    for cls, names in ((ModelConfig, model_fields), (TrainConfig, None)):
+        for f in fields(cls):
+            if names is not None and f.name not in names:
+                continue
+            flag = "--" + f.name.replace("_", "-")
+            if f.type == "bool":
+                parser.add_argument(flag, action="store_true", default=None)
+            else:
+                kind = {"int": int, "float": float}.get(str(f.type), str)
+                parser.add_argument(flag, type=kind, default=None)
+
+
+def _overrides(args: argparse.Namespace, cls: type) -> dict[str, Any]:
+    return {f.name: getattr(args, f.name) for f in fields(cls) if getattr(args, f.name, None) is not None}
+
+
+def _progress_bar(epochs: int) -> Any:
+    bar = tqdm(total=epochs, unit="epoch", file=sys.stderr)
+
+    def update(report: EpochReport) -> None:
+        bar.update(1)
+        bar.set_postfix(train=f"{report.train_loss:.4f}", val=f"{report.val_loss:.4f}")
+
+    return bar, update
+
+
+def _format_metrics(manifest_metrics: dict[str, Any]) -> str:
+    lines = []
+    for system in ("model", "naive", "seasonal_naive", "majority"):
+        if system in manifest_metrics:
+            values = "  ".join(f"{k}={v:.4g}" for k, v in manifest_metrics[system].items())
+            lines.append(f"{system:>15}: {values}")
+    if "coverage" in manifest_metrics:
+        coverage = manifest_metrics["coverage"].items()
+        lines.append(f"{'coverage':>15}: " + "  ".join(f"{k}%={v:.3f}" for k, v in coverage))
+    return "\n".join(lines)
+
+
+def command_train(args: argparse.Namespace) -> int:
+    if args.dataset:
+        dataset = DATASETS[args.dataset]
+        frame, time_column = dataset.load(), dataset.time_column
+        config = ModelConfig.from_dict({**dataset.model.to_dict(), **_overrides(args, ModelConfig)})
+        train_config = TrainConfig(**{**dataset.training.to_dict(), **_overrides(args, TrainConfig)})
+        name = args.name or dataset.name
+    else:
+        if not args.csv or not args.target:
+            print("give --dataset NAME, or --csv FILE with --target COLUMN", file=sys.stderr)
+            return 2
+        frame, time_column = pd.read_csv(args.csv), args.time_column
+        config = ModelConfig(targets=args.target, covariates=args.covariates or [], **_overrides(args, ModelConfig))
+        train_config = TrainConfig(**_overrides(args, TrainConfig))
+        name = args.name or Path(args.csv).stem
+    bar, update = _progress_bar(train_config.epochs)
+    try:
+        artifact = train(frame, config, train_config, time_column, progress=update)
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        bar.close()
+    version = store.save_version(Path(args.store), name, artifact)
+    print(f"saved {name} {version} in {args.store}")
+    print(_format_metrics(artifact.manifest["metrics"]))
+    return 0
+
+
+def command_evaluate(args: argparse.Namespace) -> int:
+    root = Path(args.store)
+    version = args.version or store.live_version(root, args.name)
+    if version is None:
+        print(f"error: no model {args.name!r} in {root}", file=sys.stderr)
+        return 2
+    try:
+        artifact = load_artifact(root / args.name / version)
+    except ArtifactError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not args.csv:
+        print(f"{args.name} {version}: test metrics recorded at training time")
+        print(_format_metrics(artifact.manifest["metrics"]))
+        return 0
+    try:
+        series = prepare_series(pd.read_csv(args.csv), copy.deepcopy(artifact.config), args.time_column)
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if artifact.config.task == "classify":
+        result = evaluate_classifier(artifact.predictor, series, artifact.manifest["class_prior"])
+    else:
+        result = evaluate_forecaster(artifact.predictor, series, artifact.manifest["mase_scale"])
+    print(_format_metrics(result) if not args.json else json.dumps(result, indent=2))
+    return 0
+
+
+def rebuild_defaults(out: Path, names: list[str]) -> None:
+    """Retrain the bundled defaults (seeded, so the same machine gives the same weights)."""
+    for name in names:
+        dataset = DATASETS[name]
+        bar, update = _progress_bar(dataset.training.epochs)
+        artifact = train(dataset.load(), copy.deepcopy(dataset.model), dataset.training, dataset.time_column,
+                         progress=update)
+        bar.close()
+        artifact.manifest.update(name=name, version="v1", description=dataset.description,
+                                 source=f"model/data/{dataset.file}")
+        staging = Path(tempfile.mkdtemp(dir=out.parent if out.exists() else None))
+        save_artifact(artifact, staging / "v1")
+        target = out / name / "v1"
+        if target.exists():
+            shutil.rmtree(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(staging / "v1", target)
+        shutil.rmtree(staging, ignore_errors=True)
+        print(f"{name}:\n{_format_metrics(artifact.manifest['metrics'])}")
+
+
+def command_rebuild(args: argparse.Namespace) -> int:
+    rebuild_defaults(Path(args.out), args.only or list(DATASETS))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gru-forecast", description="GRU forecasting: train, evaluate, serve")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("train", help="train on a bundled dataset or a CSV and save a new version")
+    p.add_argument("--dataset", choices=sorted(DATASETS))
+    p.add_argument("--csv", help="a CSV file with a header row")
+    p.add_argument("--target", action="append", help="column to forecast (repeat for several)")
+    p.add_argument("--covariates", nargs="*", help="extra input columns")
+    p.add_argument("--time-column", help="timestamps column (default: row order)")
+    p.add_argument("--name", help="model name (default: the dataset or file name)")
+    p.add_argument("--store", default="models", help="model store directory (default: ./models)")
+    _add_config_flags(p)
+    p.set_defaults(run=command_train)
+
+    p = commands.add_parser("evaluate", help="show a saved model's test metrics, or evaluate it on a CSV")
+    p.add_argument("--name", required=True)
+    p.add_argument("--version")
+    p.add_argument("--store", default="models")
+    p.add_argument("--csv")
+    p.add_argument("--time-column")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=command_evaluate)
+
+    p = commands.add_parser("rebuild-defaults", help="retrain the bundled default models")
+    p.add_argument("--out", default=str(PRETRAINED))
+    p.add_argument("--only", nargs="*", choices=sorted(DATASETS))
+    p.set_defaults(run=command_rebuild)
+    return parser
+
+
+def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
+    args = (parser or build_parser()).parse_args(argv)
+    # One intra-op thread unless asked: with the other core busy, OpenMP's spinning threads stall (LESSONS.md).
+    torch.set_num_threads(args.threads)
+    return int(args.run(args))

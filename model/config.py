@@ -1,0 +1,64 @@
+"""The two configs: what a model is (saved in its artifact) and how it is trained."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Task = Literal["forecast", "classify"]
+Cell = Literal["fused", "seed"]
+Optimizer = Literal["adam", "sgd"]
+
+
+@dataclass
+class ModelConfig:
+    task: Task = "forecast"
+    targets: list[str] = field(default_factory=lambda: ["value"])  # columns forecast (or the label column)
+    covariates: list[str] = field(default_factory=list)  # extra input columns, not forecast
+    input_size: int = 64  # points of history the network reads per window
+    horizon: int = 1  # steps emitted at once (direct multi-step); 1 for classification
+    hidden_size: int = 64  # GRU state width
+    num_layers: int = 1  # stacked GRU layers
+    dropout: float = 0.0  # between stacked layers (nn.GRU semantics) and before the head
+    cell: Cell = "fused"  # "fused": torch nn.GRU; "seed": the seed's four equations, written out
+    classes: list[str] = field(default_factory=list)  # class names, classification only
+    frequency: str | None = None  # pandas offset alias of the time index ("D", "B"), None for sample numbers
+    season_length: int = 1  # period of the seasonal-naive baseline, in steps
+
+    @property
+    def features(self) -> list[str]:
+        """Input columns in the order the network sees them: inputs first, then covariates."""
+        inputs = self.inputs
+        return inputs + [c for c in self.covariates if c not in inputs]
+
+    @property
+    def inputs(self) -> list[str]:
+        # A classifier reads its covariates only: its target is a label, not a number.
+        return [] if self.task == "classify" else list(self.targets)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ModelConfig:
+        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 30  # upper bound; early stopping may end sooner
+    batch_size: int = 64
+    lr: float = 0.001
+    optimizer: Optimizer = "adam"
+    patience: int = 5  # epochs without validation improvement before stopping
+    clip_norm: float = 1.0  # gradient-norm clipping; 0 disables
+    seed: int = 0  # makes a CPU run repeat exactly
+    val_fraction: float = 0.15  # chronological: train | validation | test
+    test_fraction: float = 0.15
+    stride: int = 1  # step between consecutive training windows (ECG at 360 Hz uses more)
+    device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda"
+    interpolate: bool = False  # fill missing values linearly instead of refusing them
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,64 @@
+"""The bundled real datasets (see data/SOURCES.md) and the default model trained on each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+
+import pandas as pd
+
+from model.config import ModelConfig, TrainConfig
+
+
+@dataclass
+class Dataset:
+    name: str  # also the default model's name
+    file: str  # in model/data/
+    time_column: str
+    model: ModelConfig
+    training: TrainConfig = field(default_factory=TrainConfig)
+    description: str = ""
+
+    def load(self) -> pd.DataFrame:
+        with resources.files("model.data").joinpath(self.file).open("rb") as raw:
+            return pd.read_csv(raw, compression="gzip")
+
+
+DATASETS: dict[str, Dataset] = {
+    d.name: d
+    for d in [
+        Dataset(
+            name="stock",
+            file="stock_goog.csv.gz",
+            time_column="date",
+            model=ModelConfig(targets=["close"], input_size=30, horizon=5, frequency="B", season_length=5),
+            description="Google daily close 2004-08-19..2013-03-01 (USD); forecasts the next 5 trading days",
+        ),
+        Dataset(
+            name="weather",
+            file="weather_seattle.csv.gz",
+            time_column="date",
+            model=ModelConfig(targets=["temp_max"], covariates=["temp_min", "precipitation", "wind"],
+                              input_size=28, horizon=7, frequency="D", season_length=7),
+            description="Seattle daily maximum temperature 2012-2015 (deg C); forecasts the next 7 days",
+        ),
+        Dataset(
+            name="ecg",
+            file="ecg_mitbih208.csv.gz",
+            time_column="sample",
+            # 360 Hz: 0.5 s of history -> the next 50 ms; seasonal baseline one beat (~0.8 s) back.
+            model=ModelConfig(targets=["mv"], input_size=180, horizon=18, season_length=288),
+            training=TrainConfig(stride=6, epochs=15),
+            description="MIT-BIH record 208 lead MLII, 5 min at 360 Hz (mV); forecasts the next 18 samples",
+        ),
+        Dataset(
+            name="weather-type",
+            file="weather_seattle.csv.gz",
+            time_column="date",
+            model=ModelConfig(task="classify", targets=["weather"],
+                              covariates=["precipitation", "temp_max", "temp_min", "wind"],
+                              input_size=14, horizon=1, frequency="D"),
+            description="Seattle next-day weather type (sun, rain, drizzle, snow, fog) from 14 days of weather",
+        ),
+    ]
+}

@@ -1,0 +1,88 @@
+"""Metrics of a predictor on a series, beside the naive, seasonal-naive and majority baselines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from model import metrics
+from model.predictor import Predictor
+from model.windows import Series, make_windows
+
+
+def forecast_windows(series: Series, input_size: int, horizon: int, starts: slice | None = None):
+    """Inputs (N, L, F), actual targets (N, H, F) and the start rows of the selected windows."""
+    x, y = make_windows(series.values, input_size, horizon)
+    rows = np.arange(len(x))
+    if starts is not None:
+        x, y, rows = x[starts], y[starts], rows[starts]
+    return x, y, rows
+
+
+def evaluate_forecaster(
+    predictor: Predictor, series: Series, mase_scale: np.ndarray, starts: slice | None = None, batch: int = 1024
+) -> dict[str, Any]:
+    config = predictor.config
+    n_targets = len(config.targets)
+    x, y, rows = forecast_windows(series, config.input_size, config.horizon, starts)
+    actual = y[:, :, :n_targets]
+    parts = [predictor.forecast_array(x[i : i + batch]) for i in range(0, len(x), batch)]
+    forecast = np.concatenate([p[0] for p in parts])
+    scale = np.concatenate([p[1] for p in parts])
+    naive = metrics.naive_forecast(x[:, :, :n_targets], config.horizon)
+    # The seasonal baseline may look further back than the window: read it from the series itself.
+    m = config.season_length
+    back = np.clip(rows[:, None] + config.input_size - m + np.arange(m), 0, None)
+    seasonal = metrics.seasonal_naive_forecast(series.values[back][:, :, :n_targets], config.horizon, m)
+    result: dict[str, Any] = {
+        "windows": len(x),
+        "mase_scale": [float(v) for v in np.atleast_1d(mase_scale)],
+        "model": metrics.regression_metrics(actual, forecast, mase_scale),
+        "naive": metrics.regression_metrics(actual, naive, mase_scale),
+        "seasonal_naive": metrics.regression_metrics(actual, seasonal, mase_scale),
+    }
+    if predictor.quantiles:
+        coverage = {}
+        for level in (80, 95):
+            half = predictor.quantiles[level][None] * scale[:, None, :n_targets]
+            inside = np.abs(actual - forecast) <= half
+            coverage[str(level)] = float(inside.mean())
+        result["coverage"] = coverage
+    return result
+
+
+def class_windows(series: Series, input_size: int, starts: slice | None = None):
+    """Inputs (N, L, F) and the label of the row after each window."""
+    assert series.labels is not None
+    x, _ = make_windows(series.values, input_size, 1)
+    labels = series.labels[input_size : input_size + len(x)]
+    if starts is not None:
+        x, labels = x[starts], labels[starts]
+    return x, labels
+
+
+def evaluate_classifier(
+    predictor: Predictor, series: Series, class_prior: np.ndarray, starts: slice | None = None
+) -> dict[str, Any]:
+    n_classes = len(predictor.config.classes)
+    x, labels = class_windows(series, predictor.config.input_size, starts)
+    probabilities = np.stack(predictor.classify_batch(list(x)))
+    predicted = probabilities.argmax(axis=1)
+    majority = np.full_like(labels, int(np.argmax(class_prior)))
+    prior = np.broadcast_to(class_prior, probabilities.shape)
+    return {
+        "windows": len(x),
+        "classes": predictor.config.classes,
+        "model": {
+            "accuracy": metrics.accuracy(labels, predicted),
+            "macro_f1": metrics.macro_f1(labels, predicted, n_classes),
+            "perplexity": metrics.perplexity(probabilities, labels),
+        },
+        "majority": {
+            "accuracy": metrics.accuracy(labels, majority),
+            "macro_f1": metrics.macro_f1(labels, majority, n_classes),
+            "perplexity": metrics.perplexity(prior, labels),
+        },
+        "confusion_matrix": metrics.confusion_matrix(labels, predicted, n_classes).tolist(),
+    }

@@ -1,0 +1,80 @@
+"""The GRU network: a recurrent body (fused or seed-equation cell) and a direct multi-step head."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from model.config import ModelConfig
+
+
+class SeedGRU(nn.Module):
+    """The seed's gate equations, literally, on a (B, L, F) batch.
+
+    r = sigma(W_r [h, x] + b_r); z = sigma(W_z [h, x] + b_z)
+    candidate = tanh(W_h [r * h, x] + b_h); h' = (1 - z) * h + z * candidate
+    The reset gate multiplies h BEFORE the matmul, unlike nn.GRU (which applies it after).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0):
+        super().__init__()
+        self.hidden_size = hidden_size
+        sizes = [input_size] + [hidden_size] * (num_layers - 1)
+        self.gates = nn.ModuleList(nn.Linear(hidden_size + n, 2 * hidden_size) for n in sizes)  # [W_r; W_z]
+        self.candidates = nn.ModuleList(nn.Linear(hidden_size + n, hidden_size) for n in sizes)  # W_h
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, L, F) -> (B, L, hidden)
+        for layer, (gate, candidate) in enumerate(zip(self.gates, self.candidates, strict=True)):
+            if layer:
+                x = self.dropout(x)
+            h = x.new_zeros(x.shape[0], self.hidden_size)
+            outputs = []
+            for t in range(x.shape[1]):
+                x_t = x[:, t]  # (B, F)
+                r, z = torch.sigmoid(gate(torch.cat([h, x_t], dim=1))).chunk(2, dim=1)  # 2 x (B, hidden)
+                cand = torch.tanh(candidate(torch.cat([r * h, x_t], dim=1)))  # (B, hidden)
+                h = (1 - z) * h + z * cand
+                outputs.append(h)
+            x = torch.stack(outputs, dim=1)
+        return x
+
+
+class GRUNet(nn.Module):
+    """Forecaster (B, L, F) -> (B, horizon, targets) or classifier (B, L, F) -> (B, classes) logits."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        n_features = len(config.features)
+        self.body: nn.Module
+        if config.cell == "seed":
+            self.body = SeedGRU(n_features, config.hidden_size, config.num_layers, config.dropout)
+        else:
+            self.body = nn.GRU(
+                n_features,
+                config.hidden_size,
+                num_layers=config.num_layers,
+                dropout=config.dropout if config.num_layers > 1 else 0.0,
+                batch_first=True,
+            )
+        self.dropout = nn.Dropout(config.dropout)
+        out = len(config.classes) if config.task == "classify" else config.horizon * len(config.targets)
+        self.head = nn.Linear(config.hidden_size, out)
+        if config.task == "forecast":
+            # Inputs are scaled relative to the window's last value, so a zero head is the naive
+            # forecast: training starts from naive and early stopping can only keep what beats it.
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, L, F) -> (B, H, T) for forecasts, (B, C) for classes
+        states = self.body(x)
+        if isinstance(states, tuple):  # nn.GRU returns (output, h_n)
+            states = states[0]
+        last = self.dropout(states[:, -1])  # (B, L, hidden) -> (B, hidden)
+        out = self.head(last)  # (B, H*T) or (B, C)
+        if self.config.task == "classify":
+            return out
+        return out.view(x.shape[0], self.config.horizon, len(self.config.targets))

@@ -1,0 +1,86 @@
+"""The model store on disk: <store>/<name>/<version>/ plus a LIVE file naming the version served."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+from model.artifact import Artifact, save_artifact
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+VERSION_PATTERN = re.compile(r"^v[1-9][0-9]{0,8}$")
+LIVE = "LIVE"
+
+
+def check_name(name: str) -> str:
+    """Letters, digits, - and _ only: a name never becomes a path trick like ../."""
+    if not NAME_PATTERN.match(name):
+        raise ValueError(f"invalid model name {name!r}: use 1-64 letters, digits, - or _ (not first)")
+    return name
+
+
+def versions(store: Path, name: str) -> list[str]:
+    """Complete versions, oldest first (temporary .tmp-* directories are never listed)."""
+    folder = store / check_name(name)
+    if not folder.is_dir():
+        return []
+    found = [p.name for p in folder.iterdir() if p.is_dir() and VERSION_PATTERN.match(p.name)]
+    return sorted(found, key=lambda v: int(v[1:]))
+
+
+def live_version(store: Path, name: str) -> str | None:
+    try:
+        version = (store / check_name(name) / LIVE).read_text().strip()
+    except FileNotFoundError:
+        existing = versions(store, name)
+        return existing[-1] if existing else None
+    return version if VERSION_PATTERN.match(version) else None
+
+
+def set_live(store: Path, name: str, version: str) -> None:
+    """Atomically point LIVE at an existing version."""
+    folder = store / check_name(name)
+    if version not in versions(store, name):
+        raise FileNotFoundError(f"model {name!r} has no version {version!r}")
+    tmp = folder / f".{LIVE}.tmp"
+    tmp.write_text(version + "\n")
+    os.replace(tmp, folder / LIVE)
+
+
+def save_version(store: Path, name: str, artifact: Artifact) -> str:
+    """Save as the next version number; never overwrites one that exists."""
+    folder = store / check_name(name)
+    while True:
+        existing = versions(store, name)
+        version = f"v{int(existing[-1][1:]) + 1 if existing else 1}"
+        artifact.manifest.update(name=name, version=version)
+        try:
+            save_artifact(artifact, folder / version)
+            return version
+        except OSError as exc:
+            if not (folder / version).exists():
+                raise
+            del exc  # a concurrent writer took this number: try the next
+
+
+def delete_version(store: Path, name: str, version: str) -> None:
+    if version == live_version(store, name):
+        raise ValueError(f"version {version} of {name!r} is live: promote another version first")
+    if version not in versions(store, name):
+        raise FileNotFoundError(f"model {name!r} has no version {version!r}")
+    target = store / name / version
+    trash = store / name / f".tmp-delete-{version}"
+    os.rename(target, trash)  # disappears at once; the removal may take its time
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def clean_temporary(store: Path) -> int:
+    """Remove leftovers of interrupted saves; returns how many."""
+    removed = 0
+    if store.is_dir():
+        for leftover in store.glob("*/.tmp-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+            removed += 1
+    return removed

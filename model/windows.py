@@ -1,0 +1,162 @@
+"""From a DataFrame to checked arrays, windows and a chronological train/validation/test split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from model.config import ModelConfig
+
+
+class DataError(ValueError):
+    """Data the model cannot use; the message says what to change."""
+
+
+@dataclass
+class Series:
+    values: np.ndarray  # (T, F) float32, columns in ModelConfig.features order
+    labels: np.ndarray | None  # (T,) int64 class indices, classification only
+    index: pd.Index  # timestamps or sample numbers
+
+
+def check_timestamps(index: pd.Index, frequency: str | None) -> None:
+    """Refuse duplicate, unordered or (with a frequency) irregular timestamps, naming the first."""
+    duplicated = index[index.duplicated()]
+    if len(duplicated):
+        raise DataError(f"duplicate timestamp {duplicated[0]}: each time may appear once")
+    if len(index) > 1:
+        steps = np.asarray(index[1:]) > np.asarray(index[:-1])
+        if not steps.all():
+            bad = int(np.argmin(steps)) + 1
+            raise DataError(f"timestamp {index[bad]} comes after {index[bad - 1]}: sort the rows by time")
+    if frequency is None or not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
+        return
+    offset = pd.tseries.frequencies.to_offset(frequency)
+    if frequency.upper().startswith("B"):
+        # Trading days: weekdays only, holidays may be missing.
+        weekend = index[index.day_of_week >= 5]
+        if len(weekend):
+            raise DataError(f"irregular timestamp {weekend[0]}: frequency {frequency} has weekdays only")
+        return
+    expected = index[:-1] + offset
+    off = np.flatnonzero(np.asarray(index[1:]) != np.asarray(expected))
+    if len(off):
+        i = int(off[0]) + 1
+        raise DataError(
+            f"irregular timestamp {index[i]}: expected {expected[i - 1]} at frequency {frequency}; "
+            "fill or resample the gap"
+        )
+
+
+def _numeric_column(frame: pd.DataFrame, column: str, interpolate: bool) -> np.ndarray:
+    raw = frame[column]
+    numbers = pd.to_numeric(raw, errors="coerce")
+    bad = numbers.isna() & raw.notna()
+    if bad.any():
+        row = int(np.argmax(bad.to_numpy()))
+        raise DataError(f"column {column!r} has a non-numeric value {raw.iloc[row]!r} at row {row}")
+    numbers = numbers.astype("float64")
+    infinite = ~np.isfinite(numbers.to_numpy()) & numbers.notna().to_numpy()
+    if infinite.any():
+        raise DataError(f"column {column!r} has an infinite value at row {int(np.argmax(infinite))}")
+    if numbers.isna().any():
+        if not interpolate:
+            row = int(np.argmax(numbers.isna().to_numpy()))
+            raise DataError(
+                f"column {column!r} is missing a value at row {row}: fill it, or ask for interpolation"
+            )
+        numbers = numbers.interpolate(limit_direction="both")
+    return numbers.to_numpy(dtype=np.float32)
+
+
+def prepare_series(
+    frame: pd.DataFrame,
+    config: ModelConfig,
+    time_column: str | None = None,
+    interpolate: bool = False,
+) -> Series:
+    """Check a frame against the config and return its feature matrix (and labels)."""
+    wanted = list(dict.fromkeys(config.targets + config.covariates + ([time_column] if time_column else [])))
+    unknown = [c for c in wanted if c not in frame.columns]
+    if unknown:
+        raise DataError(f"unknown column(s) {unknown}; the data has {list(map(str, frame.columns))}")
+    if time_column:
+        index: pd.Index = pd.Index(frame[time_column])
+        if not pd.api.types.is_numeric_dtype(index):
+            try:
+                index = pd.DatetimeIndex(pd.to_datetime(index))
+            except (ValueError, TypeError) as exc:
+                raise DataError(f"column {time_column!r} does not hold timestamps: {exc}") from exc
+    else:
+        index = frame.index
+    check_timestamps(index, config.frequency)
+    needed = config.input_size + config.horizon
+    if len(frame) < needed:
+        raise DataError(
+            f"{len(frame)} rows is too short: input_size {config.input_size} + horizon {config.horizon} "
+            f"needs at least {needed}"
+        )
+    columns = [_numeric_column(frame, c, interpolate) for c in config.features]
+    values = np.stack(columns, axis=1) if columns else np.zeros((len(frame), 0), np.float32)
+    labels = None
+    if config.task == "classify":
+        target = config.targets[0]
+        raw = frame[target].astype(str)
+        classes = config.classes or sorted(raw.unique())
+        config.classes = classes
+        lookup = {name: i for i, name in enumerate(classes)}
+        unknown_labels = raw[~raw.isin(classes)]
+        if len(unknown_labels):
+            raise DataError(f"column {target!r} has unknown class {unknown_labels.iloc[0]!r}; known: {classes}")
+        labels = raw.map(lookup).to_numpy(dtype=np.int64)
+    return Series(values=values, labels=labels, index=index)
+
+
+def make_windows(values: np.ndarray, input_size: int, horizon: int, stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """All windows of a (T, F) array: inputs (N, input_size, F) and the following (N, horizon, F).
+
+    Window i reads rows [i*stride, i*stride + input_size) and is followed by the next horizon rows.
+    """
+    total = input_size + horizon
+    if len(values) < total:
+        raise DataError(f"{len(values)} points is too short: input_size {input_size} + horizon {horizon} = {total}")
+    # (T, F) -> (T - total + 1, F, total) -> (N, total, F), a view until the copy below
+    view = np.lib.stride_tricks.sliding_window_view(values, total, axis=0)[::stride].transpose(0, 2, 1)
+    return np.array(view[:, :input_size]), np.array(view[:, input_size:])  # copies: the view is read-only
+
+
+@dataclass
+class Split:
+    train: slice  # window start positions (row numbers of each window's first input)
+    val: slice
+    test: slice
+    train_rows: int  # rows the scaler may see: the training part only
+
+
+def split_windows(n_rows: int, input_size: int, horizon: int, val_fraction: float, test_fraction: float) -> Split:
+    """Chronological split: a window belongs to the part that holds all of its horizon."""
+    n_test = int(round(n_rows * test_fraction))
+    n_val = int(round(n_rows * val_fraction))
+    train_rows = n_rows - n_test - n_val
+    # Window starting at s forecasts rows [s + input_size, s + input_size + horizon).
+    last_train = train_rows - input_size - horizon  # last start whose horizon ends inside train
+    val_first, val_last = train_rows - input_size, train_rows + n_val - input_size - horizon
+    test_first, test_last = train_rows + n_val - input_size, n_rows - input_size - horizon
+    parts = {"training": last_train + 1, "validation": val_last - val_first + 1, "test": test_last - test_first + 1}
+    if test_fraction == 0:
+        parts.pop("test")
+    short = [name for name, count in parts.items() if count < 1]
+    if short:
+        need = int(np.ceil((input_size + horizon) / max(min(val_fraction, test_fraction or 1), 0.01)))
+        raise DataError(
+            f"{n_rows} rows leave no {short[0]} window for input_size {input_size} + horizon {horizon}; "
+            f"give about {need} rows or more, or a smaller input_size"
+        )
+    return Split(
+        train=slice(0, last_train + 1),
+        val=slice(val_first, val_last + 1),
+        test=slice(test_first, max(test_last + 1, test_first)),
+        train_rows=train_rows,
+    )

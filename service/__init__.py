@@ -1,0 +1,1 @@
+"""The forecasting server: FastAPI over model/."""

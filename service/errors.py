@@ -1,0 +1,110 @@
+"""One error format across the API: RFC 9457 problem details, with the path of the offending field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class Problem(Exception):
+    def __init__(self, status: int, detail: str, errors: list[dict[str, Any]] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.errors, self.headers = status, detail, errors, headers
+
+
+TITLES = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 409: "Conflict", 413: "Content Too Large",
+          422: "Unprocessable Content", 503: "Service Unavailable"}
+
+
+def problem_response(request: Request | None, status: int, detail: str,
+                     errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status,
+                            "detail": detail}
+    if request is not None:
+        body["instance"] = request.url.path
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, headers=headers, media_type="application/problem+json")
+
+
+def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    """("body", "series", 0, "values", 5) -> "series[0].values[5]"."""
+    path = ""
+    for part in loc[1:] if loc and loc[0] in ("body", "query", "path") else loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def on_problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(request, exc.status, exc.detail, exc.errors, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for e in exc.errors():
+            loc = e.get("loc", ())
+            # pydantic reports union branches ("list[float]") in the path; they mean nothing to a caller.
+            loc = [p for p in loc if not (isinstance(p, str) and ("[" in p or p in ("float", "str")))]
+            errors.append({"field": field_path(loc), "reason": e.get("msg", "invalid")})
+        status = 400 if any(e.get("type") == "json_invalid" for e in exc.errors()) else 422
+        first = errors[0] if errors else {"field": "", "reason": "invalid"}
+        detail = f"{first['field'] or 'body'}: {first['reason']}"
+        if status == 400:
+            ctx = exc.errors()[0].get("ctx", {})
+            detail = f"malformed JSON: {ctx.get('error', 'invalid')} at position {exc.errors()[0]['loc'][-1]}"
+        return problem_response(request, status, detail, errors)
+
+    @app.exception_handler(HTTPException)
+    async def on_http(request: Request, exc: HTTPException) -> JSONResponse:
+        return problem_response(request, exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+
+class BodyLimit:
+    """413 for a body over the limit, by Content-Length up front or by counting a streamed body."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        too_large = problem_response(None, 413, f"request body over the limit of {self.max_bytes} bytes")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await too_large(scope, receive, send)
+            return
+        seen = 0
+        response_started = False
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            response_started = response_started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _TooLarge:
+            if not response_started:
+                await too_large(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass

@@ -1,0 +1,111 @@
+"""Between the HTTP bodies and the predictor: request series -> checked windows, forecasts -> response."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from model.config import ModelConfig
+from model.predictor import INTERVAL_LEVELS, Forecast
+from service.errors import Problem
+from service.registry import ForecastItem
+from service.schemas import ClassifyRequest, ForecastRequest, Interval, SeriesForecast, SeriesInput
+
+
+def _invalid(field: str, reason: str) -> Problem:
+    return Problem(422, f"{field}: {reason}", [{"field": field, "reason": reason}])
+
+
+def check_request_size(series: Sequence[SeriesInput], max_series: int, max_points: int) -> None:
+    if len(series) > max_series:
+        raise Problem(413, f"{len(series)} series in one request; the limit is {max_series}",
+                      [{"field": "series", "reason": f"at most {max_series} series"}])
+    for i, s in enumerate(series):
+        longest = max([len(s.values)] + [len(v) for v in s.covariates.values()])
+        if longest > max_points:
+            raise Problem(413, f"series[{i}] has {longest} points; the limit is {max_points}",
+                          [{"field": f"series[{i}].values", "reason": f"at most {max_points} points"}])
+
+
+def _window(config: ModelConfig, series: SeriesInput, i: int) -> np.ndarray:
+    """The last input_size points of one series as an (input_size, features) array."""
+    need = config.input_size
+    columns: list[np.ndarray] = []
+    if config.task == "forecast":
+        values = np.asarray(series.values, dtype=np.float32)
+        if values.size == 0:
+            raise _invalid(f"series[{i}].values", f"is empty; the model needs at least {need} points (input_size)")
+        n_targets = len(config.targets)
+        if values.ndim == 1:
+            values = values[:, None]
+        if values.ndim != 2 or values.shape[1] != n_targets:
+            raise _invalid(f"series[{i}].values", f"each point needs {n_targets} values ({config.targets})")
+        if len(values) < need:
+            raise _invalid(f"series[{i}].values", f"{len(values)} points; the model needs at least {need} (input_size)")
+        columns += [values[-need:, j] for j in range(n_targets)]
+    unknown = sorted(set(series.covariates) - set(config.covariates))
+    if unknown:
+        raise _invalid(f"series[{i}].covariates", f"unknown {unknown}; the model takes {config.covariates}")
+    for name in config.covariates:
+        if name in config.inputs:
+            continue
+        if name not in series.covariates:
+            raise _invalid(f"series[{i}].covariates.{name}", "is missing; the model needs it")
+        column = np.asarray(series.covariates[name], dtype=np.float32)
+        if len(column) < need:
+            raise _invalid(f"series[{i}].covariates.{name}", f"{len(column)} points; the model needs at least {need}")
+        if config.task == "forecast" and len(column) != len(series.values):
+            reason = f"{len(column)} points but values has {len(series.values)}"
+            raise _invalid(f"series[{i}].covariates.{name}", reason)
+        columns.append(column[-need:])
+    return np.stack(columns, axis=1)
+
+
+def build_windows(config: ModelConfig, body: ForecastRequest | ClassifyRequest) -> tuple[list[ForecastItem], int]:
+    horizon = config.horizon
+    levels: tuple[int, ...] = ()
+    if isinstance(body, ForecastRequest):
+        if config.task != "forecast":
+            raise Problem(422, "this model classifies; use its /classify route")
+        if body.horizon is not None and body.horizon > config.horizon:
+            raise _invalid("horizon", f"{body.horizon} is beyond the model's horizon of {config.horizon}")
+        horizon = body.horizon or config.horizon
+        bad = [level for level in body.levels if level not in INTERVAL_LEVELS]
+        if bad:
+            raise _invalid("levels", f"{bad} not available; choose from {INTERVAL_LEVELS}")
+        levels = tuple(sorted(set(body.levels)))
+        for i, s in enumerate(body.series):
+            if s.timestamps is not None and len(s.timestamps) != len(s.values):
+                raise _invalid(f"series[{i}].timestamps", f"{len(s.timestamps)} timestamps for {len(s.values)} values")
+    return [ForecastItem(_window(config, s, i), levels) for i, s in enumerate(body.series)], horizon
+
+
+def _future(config: ModelConfig, timestamps: list[str], horizon: int, i: int) -> list[str]:
+    try:
+        index = pd.DatetimeIndex(pd.to_datetime(timestamps))
+    except (ValueError, TypeError) as exc:
+        raise _invalid(f"series[{i}].timestamps", f"not timestamps ({exc})") from exc
+    if config.frequency is None:
+        step = index[-1] - index[-2] if len(index) > 1 else pd.Timedelta(0)
+        future = [index[-1] + step * (k + 1) for k in range(horizon)]
+    else:
+        future = list(pd.date_range(index[-1], periods=horizon + 1, freq=config.frequency)[1:])
+    return [t.isoformat() for t in future]
+
+
+def _listed(array: np.ndarray) -> list[float] | list[list[float]]:
+    return array[:, 0].tolist() if array.shape[1] == 1 else array.tolist()  # type: ignore[no-any-return]
+
+
+def build_forecasts(config: ModelConfig, body: ForecastRequest, results: list[Forecast],
+                    horizon: int) -> list[SeriesForecast]:
+    out = []
+    for i, (series, forecast) in enumerate(zip(body.series, results, strict=True)):
+        intervals = {str(level): Interval(lower=_listed(lo[:horizon]), upper=_listed(hi[:horizon]))
+                     for level, (lo, hi) in forecast.intervals.items() if level in body.levels}
+        timestamps = _future(config, series.timestamps, horizon, i) if series.timestamps else None
+        out.append(SeriesForecast(id=series.id, mean=_listed(forecast.mean[:horizon]), timestamps=timestamps,
+                                  intervals=intervals))
+    return out

@@ -1,0 +1,235 @@
+"""Training jobs: a SQLite job store, one worker process per job, progress, cancel, restart recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import multiprocessing
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+FINISHED = ("succeeded", "failed", "cancelled", "interrupted")
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL,
+    epoch INTEGER NOT NULL DEFAULT 0, epochs INTEGER NOT NULL DEFAULT 0,
+    train_loss REAL, val_loss REAL, metrics TEXT, version TEXT, error TEXT,
+    request TEXT NOT NULL, cancel INTEGER NOT NULL DEFAULT 0,
+    created TEXT NOT NULL, updated TEXT NOT NULL
+)
+"""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class JobStore:
+    """Rows in <store>/jobs.sqlite3; WAL so the server reads while a worker writes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        return db
+
+    def create(self, name: str, request: dict[str, Any], epochs: int) -> str:
+        job_id = uuid.uuid4().hex[:16]
+        now = _now()
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO jobs (id, name, status, epochs, request, created, updated) VALUES (?,?,?,?,?,?,?)",
+                (job_id, name, "queued", epochs, json.dumps(request), now, now),
+            )
+        return job_id
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return _row(row) if row else None
+
+    def list(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM jobs ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
+        return [_row(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        with self._connect() as db:
+            return dict(db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall())
+
+    def update(self, job_id: str, only_if: str | None = None, **values: Any) -> bool:
+        """Set columns; with only_if, only while the job has that status. True when a row changed."""
+        values["updated"] = _now()
+        sets = ", ".join(f"{k} = ?" for k in values)
+        query, args = f"UPDATE jobs SET {sets} WHERE id = ?", [*values.values(), job_id]
+        if only_if:
+            query += " AND status = ?"
+            args.append(only_if)
+        with self._connect() as db:
+            return db.execute(query, args).rowcount > 0
+
+    def next_queued(self) -> dict[str, Any] | None:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM jobs WHERE status = 'queued' ORDER BY created LIMIT 1").fetchone()
+        return _row(row) if row else None
+
+    def request_cancel(self, job_id: str) -> None:
+        with self._connect() as db:
+            db.execute("UPDATE jobs SET cancel = 1, updated = ? WHERE id = ?", (_now(), job_id))
+            db.execute("UPDATE jobs SET status = 'cancelled', error = 'cancelled before it started', updated = ? "
+                       "WHERE id = ? AND status = 'queued'", (_now(), job_id))
+
+    def cancel_requested(self, job_id: str) -> bool:
+        with self._connect() as db:
+            row = db.execute("SELECT cancel FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return bool(row and row[0])
+
+    def mark_interrupted(self) -> int:
+        """At start-up: a job still 'running' lost its worker with the previous server."""
+        with self._connect() as db:
+            return db.execute(
+                "UPDATE jobs SET status = 'interrupted', error = 'the server stopped while the job ran', updated = ? "
+                "WHERE status = 'running'", (_now(),)).rowcount
+
+
+def _row(row: sqlite3.Row) -> dict[str, Any]:
+    job = dict(row)
+    job["metrics"] = json.loads(job["metrics"]) if job["metrics"] else None
+    job["request"] = json.loads(job["request"])
+    return job
+
+
+def run_job(db_path: str, store_path: str, job_id: str, threads: int) -> None:
+    """Entry point of the worker process: train, save the version atomically, record the outcome."""
+    import pandas as pd
+    import torch
+
+    from model import store
+    from model.config import ModelConfig, TrainConfig
+    from model.fit import Cancelled, EpochReport
+    from model.train import train
+
+    torch.set_num_threads(threads)
+    jobs = JobStore(Path(db_path))
+    job = jobs.get(job_id)
+    assert job is not None
+    request = job["request"]
+    parent = os.getppid()
+    options = dict(request["options"])
+    checked = [0.0, False]
+
+    def should_cancel() -> bool:
+        # The database is read at most twice a second; an orphaned worker (server killed) stops too.
+        if os.getppid() != parent:
+            return True
+        now = time.monotonic()
+        if now - checked[0] > 0.5:
+            checked[0], checked[1] = now, jobs.cancel_requested(job_id)
+        return bool(checked[1])
+
+    def progress(report: EpochReport) -> None:
+        jobs.update(job_id, epoch=report.epoch, epochs=report.epochs, train_loss=report.train_loss,
+                    val_loss=report.val_loss)
+
+    try:
+        if "csv" in request:
+            frame = pd.read_csv(io.StringIO(request["csv"]), sep=None, engine="python")
+        else:
+            frame = pd.DataFrame(request["data"])
+        config = ModelConfig.from_dict(options)
+        train_config = TrainConfig(**{k: v for k, v in options.items() if k in TrainConfig.__dataclass_fields__})
+        train_config.device = request.get("device", "auto")
+        artifact = train(frame, config, train_config, options.get("time_column"), progress, should_cancel)
+        if os.getppid() != parent or jobs.get(job_id, )["status"] != "running":  # type: ignore[index]
+            return  # the server restarted meanwhile and marked this job interrupted: publish nothing
+        version = store.save_version(Path(store_path), request["name"], artifact)
+        jobs.update(job_id, only_if="running", status="succeeded", version=version,
+                    metrics=json.dumps(artifact.manifest["metrics"]))
+    except Cancelled:
+        jobs.update(job_id, only_if="running", status="cancelled", error="cancelled while training")
+    except Exception as exc:  # noqa: BLE001 - the job row is where the reason goes
+        jobs.update(job_id, only_if="running", status="failed", error=f"{type(exc).__name__}: {exc}")
+
+
+OnSuccess = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class JobRunner:
+    """Starts queued jobs in worker processes (max_concurrent at once) and watches them end."""
+
+    def __init__(self, jobs: JobStore, store: Path, on_success: OnSuccess, max_concurrent: int = 1,
+                 threads: int = 1, device: str = "auto") -> None:
+        self.jobs, self.store, self.on_success = jobs, store, on_success
+        self.max_concurrent, self.threads, self.device = max_concurrent, threads, device
+        self.running: dict[str, BaseProcess] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._context = multiprocessing.get_context("spawn")  # never fork a process that holds threads
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+        for process in self.running.values():
+            process.terminate()
+        for process in self.running.values():
+            process.join(5)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self._step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - keep the runner alive; the log says why
+                log.exception("job runner step failed")
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), 0.25)
+            except TimeoutError:
+                pass
+
+    async def _step(self) -> None:
+        for job_id, process in list(self.running.items()):
+            if process.is_alive():
+                continue
+            del self.running[job_id]
+            job = self.jobs.get(job_id)
+            if job and job["status"] == "running":
+                self.jobs.update(job_id, only_if="running", status="failed",
+                                 error=f"the training worker exited with code {process.exitcode}")
+            elif job and job["status"] == "succeeded":
+                await self.on_success(job)
+        while len(self.running) < self.max_concurrent:
+            job = self.jobs.next_queued()
+            if job is None or not self.jobs.update(job["id"], only_if="queued", status="running"):
+                break
+            job["request"]["device"] = self.device
+            self.jobs.update(job["id"], request=json.dumps(job["request"]))
+            process = self._context.Process(
+                target=run_job, args=(str(self.jobs.path), str(self.store), job["id"], self.threads), daemon=True
+            )
+            process.start()
+            self.running[job["id"]] = process

@@ -1,0 +1,145 @@
+"""Model registry: name -> live version with its batcher; load, swap, list; the store on disk."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from model import store
+from model.artifact import Artifact, ArtifactError, load_artifact
+from model.cli import PRETRAINED
+from model.fit import choose_device
+from model.predictor import Forecast
+from service.batcher import Batcher, Observer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ForecastItem:
+    window: np.ndarray  # (input_size, features), raw units
+    levels: tuple[int, ...]  # interval levels wanted
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    version: str
+    artifact: Artifact
+    batcher: Batcher[Any, Any]
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self.artifact.manifest
+
+
+class UnknownModel(LookupError):
+    pass
+
+
+class ModelUnavailable(RuntimeError):
+    pass
+
+
+def seed_defaults(root: Path, source: Path = PRETRAINED) -> list[str]:
+    """Copy each bundled default into the store unless the store already has that name."""
+    copied = []
+    if not source.is_dir():
+        return copied
+    for folder in sorted(p for p in source.iterdir() if p.is_dir()):
+        if (root / folder.name).exists():
+            continue
+        staging = root / f".tmp-seed-{folder.name}"
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(folder, staging)
+        staging.rename(root / folder.name)
+        copied.append(folder.name)
+    return copied
+
+
+@dataclass
+class Registry:
+    root: Path
+    device: torch.device
+    executor: ThreadPoolExecutor  # the one inference thread of this device
+    batch_options: dict[str, Any]
+    observe: Callable[[str], Observer] | None = None
+    models: dict[str, LoadedModel] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)  # name -> why it is unavailable
+
+    @classmethod
+    def create(cls, root: Path, device: str, torch_threads: int, **batch_options: Any) -> Registry:
+        def init_thread() -> None:
+            torch.set_num_threads(torch_threads)
+
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference", initializer=init_thread)
+        return cls(root=root, device=choose_device(device), executor=executor, batch_options=batch_options)
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and store.NAME_PATTERN.match(p.name))
+
+    async def load_all(self) -> None:
+        for name in self.names():
+            version = store.live_version(self.root, name)
+            if version is None:
+                continue
+            try:
+                await self.swap(name, version)
+            except ArtifactError as exc:
+                self.errors[name] = str(exc)
+                log.error("model %s unavailable: %s", name, exc)
+
+    def get(self, name: str) -> LoadedModel:
+        if name in self.models:
+            return self.models[name]
+        if name in self.errors:
+            raise ModelUnavailable(f"model {name!r} is unavailable: {self.errors[name]}")
+        raise UnknownModel(f"unknown model {name!r}; known: {sorted(self.models)}")
+
+    def _make_batcher(self, artifact: Artifact) -> Batcher[Any, Any]:
+        predictor = artifact.predictor
+        loop = asyncio.get_running_loop()
+
+        def forecast(items: list[ForecastItem]) -> list[Forecast]:
+            levels = tuple(sorted({level for item in items for level in item.levels}))
+            return predictor.predict_batch([item.window for item in items], levels)
+
+        def classify(items: list[np.ndarray]) -> list[np.ndarray]:
+            return predictor.classify_batch(items)
+
+        function: Callable[[list[Any]], Sequence[Any]] = classify if artifact.config.task == "classify" else forecast
+
+        async def run(items: list[Any]) -> Sequence[Any]:
+            return await loop.run_in_executor(self.executor, function, items)
+
+        name = str(artifact.manifest.get("name", ""))
+        return Batcher(run, observe=self.observe(name) if self.observe else None, **self.batch_options)
+
+    async def swap(self, name: str, version: str) -> LoadedModel:
+        """Load a version and make it live; the previous one finishes what it has queued."""
+        path = self.root / store.check_name(name) / version
+        loop = asyncio.get_running_loop()
+        artifact = await loop.run_in_executor(None, load_artifact, path, self.device)
+        artifact.manifest.setdefault("name", name)
+        loaded = LoadedModel(name, version, artifact, self._make_batcher(artifact))
+        previous = self.models.get(name)
+        self.models[name] = loaded
+        self.errors.pop(name, None)
+        if previous is not None:
+            loop.create_task(previous.batcher.close())
+        return loaded
+
+    async def close(self) -> None:
+        await asyncio.gather(*(m.batcher.close() for m in self.models.values()))
+        self.executor.shutdown(wait=True)

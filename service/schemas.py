@@ -1,0 +1,170 @@
+"""Request and response bodies of the HTTP API, with a ready example per bundled model."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", description="letters, digits, - and _")]
+
+
+class SeriesInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str | None = Field(None, max_length=200, description="echoed back, to match answers to series")
+    values: list[Finite] | list[list[Finite]] = Field(
+        ..., description="the target's history, oldest first (a list per point for multi-target models)"
+    )
+    covariates: dict[str, list[Finite]] = Field(default_factory=dict, description="covariate name -> history")
+    timestamps: list[str] | None = Field(None, description="time of each point; the answer then carries future ones")
+
+
+class ForecastRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    series: list[SeriesInput] = Field(..., min_length=1)
+    horizon: int | None = Field(None, ge=1, description="steps to return (at most the model's horizon)")
+    levels: list[int] = Field(default_factory=list, description="prediction interval levels in percent")
+
+
+class Interval(BaseModel):
+    lower: list[float] | list[list[float]]
+    upper: list[float] | list[list[float]]
+
+
+class SeriesForecast(BaseModel):
+    id: str | None = None
+    mean: list[float] | list[list[float]] = Field(..., description="forecast per step (per target if several)")
+    timestamps: list[str] | None = None
+    intervals: dict[str, Interval] = Field(default_factory=dict, description="level -> bounds")
+
+
+class ForecastResponse(BaseModel):
+    model: str
+    version: str
+    horizon: int
+    forecasts: list[SeriesForecast]
+
+
+class ClassifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    series: list[SeriesInput] = Field(..., min_length=1, description="each with covariates; values may be []")
+
+
+class SeriesClasses(BaseModel):
+    id: str | None = None
+    predicted: str
+    probabilities: dict[str, float]
+
+
+class ClassifyResponse(BaseModel):
+    model: str
+    version: str
+    results: list[SeriesClasses]
+
+
+class EvaluateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    series: list[SeriesInput] = Field(..., min_length=1, max_length=64)
+
+
+class TrainOptions(BaseModel):
+    """The training options of model/ (ModelConfig + TrainConfig), same names."""
+
+    model_config = ConfigDict(extra="forbid")
+    task: Literal["forecast", "classify"] = "forecast"
+    targets: list[str] = Field(default_factory=lambda: ["value"], min_length=1, max_length=16)
+    covariates: list[str] = Field(default_factory=list, max_length=64)
+    time_column: str | None = None
+    input_size: int = Field(32, ge=2, le=2048)
+    horizon: int = Field(1, ge=1, le=512)
+    hidden_size: int = Field(64, ge=1, le=1024)
+    num_layers: int = Field(1, ge=1, le=8)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    cell: Literal["fused", "seed"] = "fused"
+    frequency: str | None = Field(None, max_length=16)
+    season_length: int = Field(1, ge=1, le=100_000)
+    epochs: int = Field(30, ge=1, le=1000)
+    batch_size: int = Field(64, ge=1, le=8192)
+    lr: float = Field(0.001, gt=0, le=10)
+    optimizer: Literal["adam", "sgd"] = "adam"
+    patience: int = Field(5, ge=0, le=1000)
+    clip_norm: float = Field(1.0, ge=0, le=1e6)
+    seed: int = Field(0, ge=0, le=2**31)
+    val_fraction: float = Field(0.15, gt=0, lt=0.5)
+    test_fraction: float = Field(0.15, gt=0, lt=0.5)
+    stride: int = Field(1, ge=1, le=1000)
+    interpolate: bool = False
+    promote: bool = Field(False, description="make the new version live even if the model has one")
+
+
+class TrainRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+    data: dict[str, list[Finite | str]] = Field(..., description="column name -> values (a time column may be text)")
+    options: TrainOptions = Field(default_factory=TrainOptions)
+
+
+class JobStatus(BaseModel):
+    id: str
+    url: str
+    name: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
+    epoch: int
+    epochs: int
+    train_loss: float | None
+    val_loss: float | None
+    metrics: dict[str, Any] | None
+    version: str | None
+    error: str | None
+    created: str
+    updated: str
+
+
+class ModelSummary(BaseModel):
+    name: str
+    live_version: str | None
+    available: bool
+    reason: str | None = None
+    task: str | None = None
+    input_size: int | None = None
+    horizon: int | None = None
+    targets: list[str] = Field(default_factory=list)
+    covariates: list[str] = Field(default_factory=list)
+
+
+class ModelCard(ModelSummary):
+    versions: list[str]
+    manifest: dict[str, Any] | None = None
+
+
+class PromoteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: Annotated[str, Field(pattern=r"^v[1-9][0-9]{0,8}$")]
+
+
+def _ramp(start: float, step: float, n: int) -> list[float]:
+    return [round(start + step * i + (3 * (i % 7) - 9) * step, 3) for i in range(n)]
+
+
+FORECAST_EXAMPLES: dict[str, Any] = {
+    "stock": {
+        "summary": "stock: last 30 daily closes (USD), 5 trading days ahead, 80/95% intervals",
+        "value": {"series": [{"id": "GOOG", "values": _ramp(780.0, 0.8, 30)}], "levels": [80, 95]},
+    },
+    "weather": {
+        "summary": "weather: 28 days of Seattle max temperature (deg C) with its covariates",
+        "value": {
+            "series": [{
+                "values": _ramp(8.0, 0.1, 28),
+                "covariates": {"temp_min": _ramp(2.0, 0.1, 28), "precipitation": [0.0] * 28, "wind": [3.0] * 28},
+                "timestamps": [f"2016-01-{d:02d}" for d in range(1, 29)],
+            }],
+            "levels": [80],
+        },
+    },
+    "ecg": {
+        "summary": "ecg: 180 samples (0.5 s at 360 Hz, mV), the next 18",
+        "value": {"series": [{"values": _ramp(-0.3, 0.002, 180)}]},
+    },
+}

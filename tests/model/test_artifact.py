@@ -1,0 +1,78 @@
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+from model import store
+from model.artifact import ArtifactError, load_artifact, save_artifact
+
+
+def test_round_trip_gives_the_same_forecasts(stock_artifact, tmp_path):
+    save_artifact(stock_artifact, tmp_path / "v1")
+    loaded = load_artifact(tmp_path / "v1")
+    window = [np.linspace(500, 520, 30, dtype=np.float32)[:, None]]
+    a = stock_artifact.predictor.predict_batch(window, (80,))[0]
+    b = loaded.predictor.predict_batch(window, (80,))[0]
+    np.testing.assert_allclose(a.mean, b.mean, rtol=1e-6)
+    np.testing.assert_allclose(a.intervals[80][0], b.intervals[80][0], rtol=1e-6)
+    manifest = json.loads((tmp_path / "v1" / "manifest.json").read_text())
+    for key in ("format_version", "task", "config", "input_size", "horizon", "targets", "covariates", "frequency",
+                "scaler", "interval_quantiles", "metrics", "data_fingerprint", "created", "library_versions"):
+        assert key in manifest
+
+
+def test_tampered_truncated_pickled_and_unknown_format_are_clear_errors(stock_artifact, tmp_path):
+    save_artifact(stock_artifact, tmp_path / "v1")
+    weights = tmp_path / "v1" / "weights.safetensors"
+    good = weights.read_bytes()
+    weights.write_bytes(good[: len(good) // 2])
+    with pytest.raises(ArtifactError, match="does not match the checksum"):
+        load_artifact(tmp_path / "v1")
+
+    # A pickle planted as the weights, with the checksum forged to match: still refused, never unpickled.
+    class Boom:
+        def __reduce__(self):
+            return (exec, ("raise SystemExit('pickle ran')",))
+
+    planted = pickle.dumps({"w": Boom()})
+    weights.write_bytes(planted)
+    manifest = json.loads((tmp_path / "v1" / "manifest.json").read_text())
+    import hashlib
+
+    manifest["weights_sha256"] = hashlib.sha256(planted).hexdigest()
+    (tmp_path / "v1" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="cannot rebuild"):
+        load_artifact(tmp_path / "v1")
+
+    manifest["format_version"] = 99
+    (tmp_path / "v1" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="unknown format version 99"):
+        load_artifact(tmp_path / "v1")
+
+
+def test_a_failed_save_leaves_no_version(stock_artifact, tmp_path, monkeypatch):
+    import model.artifact as artifact_module
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(artifact_module.json, "dump", full_disk)
+    with pytest.raises(OSError):
+        store.save_version(tmp_path, "stock", stock_artifact)
+    assert store.versions(tmp_path, "stock") == []
+    assert list((tmp_path / "stock").iterdir()) == []
+
+
+def test_store_versions_live_and_names(stock_artifact, tmp_path):
+    assert store.save_version(tmp_path, "m", stock_artifact) == "v1"
+    assert store.save_version(tmp_path, "m", stock_artifact) == "v2"
+    assert store.live_version(tmp_path, "m") == "v2"
+    store.set_live(tmp_path, "m", "v1")
+    assert store.live_version(tmp_path, "m") == "v1"
+    with pytest.raises(ValueError, match="is live"):
+        store.delete_version(tmp_path, "m", "v1")
+    store.delete_version(tmp_path, "m", "v2")
+    assert store.versions(tmp_path, "m") == ["v1"]
+    with pytest.raises(ValueError, match="invalid model name"):
+        store.versions(tmp_path, "../etc")

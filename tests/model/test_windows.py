@@ -1,0 +1,66 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from model.config import ModelConfig
+from model.windows import DataError, make_windows, prepare_series, split_windows
+
+
+def test_make_windows_is_every_window_in_order():
+    values = np.arange(20, dtype=np.float32).reshape(10, 2)
+    x, y = make_windows(values, input_size=3, horizon=2)
+    assert x.shape == (6, 3, 2) and y.shape == (6, 2, 2)
+    assert x[1, :, 0].tolist() == [2, 4, 6] and y[1, :, 0].tolist() == [8, 10]
+    x2, _ = make_windows(values, 3, 2, stride=2)
+    assert x2[:, 0, 0].tolist() == [0, 4, 8]
+
+
+def test_split_keeps_each_horizon_inside_its_part():
+    split = split_windows(100, input_size=10, horizon=5, val_fraction=0.2, test_fraction=0.2)
+    assert split.train_rows == 60
+    last_train = split.train.stop - 1
+    assert last_train + 10 + 5 <= 60  # its horizon ends in the training part
+    assert split.val.start + 10 == 60  # first validation target is the first validation row
+    assert split.test.start + 10 == 80 and split.test.stop - 1 + 15 == 100
+
+
+def frame(**columns):
+    return pd.DataFrame({"date": pd.date_range("2020-01-01", periods=len(next(iter(columns.values())))), **columns})
+
+
+def test_too_short_names_both_numbers():
+    with pytest.raises(DataError, match="input_size 8 \\+ horizon 4 needs at least 12"):
+        prepare_series(frame(v=range(5)), ModelConfig(targets=["v"], input_size=8, horizon=4), "date")
+
+
+def test_non_numeric_and_missing_values_name_column_and_row():
+    values = [1.0, 2.0, "x", 4.0] * 5
+    with pytest.raises(DataError, match="column 'v' has a non-numeric value 'x' at row 2"):
+        prepare_series(frame(v=values), ModelConfig(targets=["v"], input_size=3), "date")
+    missing = [1.0, None] + [2.0] * 18
+    with pytest.raises(DataError, match="column 'v' is missing a value at row 1"):
+        prepare_series(frame(v=missing), ModelConfig(targets=["v"], input_size=3), "date")
+    filled = prepare_series(frame(v=missing), ModelConfig(targets=["v"], input_size=3), "date", interpolate=True)
+    assert filled.values[1, 0] == pytest.approx(1.5)
+
+
+def test_duplicate_irregular_and_unknown():
+    f = frame(v=range(20))
+    dup = f.copy()
+    dup.loc[5, "date"] = dup.loc[4, "date"]
+    with pytest.raises(DataError, match="duplicate timestamp 2020-01-05"):
+        prepare_series(dup, ModelConfig(targets=["v"], input_size=3), "date")
+    gap = f.drop(index=7)
+    with pytest.raises(DataError, match="irregular timestamp 2020-01-09"):
+        prepare_series(gap, ModelConfig(targets=["v"], input_size=3, frequency="D"), "date")
+    with pytest.raises(DataError, match="unknown column\\(s\\) \\['w'\\]"):
+        prepare_series(f, ModelConfig(targets=["w"], input_size=3), "date")
+
+
+def test_trading_days_allow_holidays_not_weekends():
+    days = pd.bdate_range("2020-01-01", periods=30).delete(5)  # a holiday
+    f = pd.DataFrame({"date": days, "v": range(29)})
+    prepare_series(f, ModelConfig(targets=["v"], input_size=3, frequency="B"), "date")
+    f.loc[3, "date"] = pd.Timestamp("2020-01-04")  # a Saturday, still increasing
+    with pytest.raises(DataError, match="irregular timestamp 2020-01-04"):
+        prepare_series(f, ModelConfig(targets=["v"], input_size=3, frequency="B"), "date")
