@@ -11,7 +11,9 @@ from model.predictor import Predictor
 from model.windows import Series, make_windows
 
 
-def forecast_windows(series: Series, input_size: int, horizon: int, starts: slice | None = None):
+def forecast_windows(
+    series: Series, input_size: int, horizon: int, starts: slice | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Inputs (N, L, F), actual targets (N, H, F) and the start rows of the selected windows."""
     x, y = make_windows(series.values, input_size, horizon)
     rows = np.arange(len(x))
@@ -52,7 +54,7 @@ def evaluate_forecaster(
     return result
 
 
-def class_windows(series: Series, input_size: int, starts: slice | None = None):
+def class_windows(series: Series, input_size: int, starts: slice | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Inputs (N, L, F) and the label of the row after each window."""
     assert series.labels is not None
     x, _ = make_windows(series.values, input_size, 1)

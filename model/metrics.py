@@ -28,7 +28,7 @@ def smape(actual: np.ndarray, forecast: np.ndarray) -> float:
 def naive_scale(train: np.ndarray, season_length: int = 1) -> np.ndarray:
     """MASE's denominator per column of train (T, n): in-sample mean absolute (seasonal) naive error."""
     m = season_length if len(train) > season_length else 1
-    return np.abs(train[m:] - train[:-m]).mean(axis=0)
+    return np.asarray(np.abs(train[m:] - train[:-m]).mean(axis=0))
 
 
 def mase(actual: np.ndarray, forecast: np.ndarray, scale: float | np.ndarray) -> float:

@@ -74,7 +74,7 @@ class GRUNet(nn.Module):
         if isinstance(states, tuple):  # nn.GRU returns (output, h_n)
             states = states[0]
         last = self.dropout(states[:, -1])  # (B, L, hidden) -> (B, hidden)
-        out = self.head(last)  # (B, H*T) or (B, C)
+        out: torch.Tensor = self.head(last)  # (B, H*T) or (B, C)
         if self.config.task == "classify":
             return out
         return out.view(x.shape[0], self.config.horizon, len(self.config.targets))

@@ -44,10 +44,10 @@ def scale_inputs(windows: np.ndarray, scaler: dict[str, Any]) -> tuple[np.ndarra
 def scale_targets(targets: np.ndarray, loc: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """(N, H, T) in units -> model units, T being the first T features."""
     n = targets.shape[2]
-    return ((targets - loc[:, None, :n]) / scale[:, None, :n]).astype(np.float32)
+    return np.asarray((targets - loc[:, None, :n]) / scale[:, None, :n], dtype=np.float32)
 
 
 def unscale_targets(outputs: np.ndarray, loc: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """(N, H, T) in model units -> units."""
     n = outputs.shape[2]
-    return outputs * scale[:, None, :n] + loc[:, None, :n]
+    return np.asarray(outputs * scale[:, None, :n] + loc[:, None, :n])

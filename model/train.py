@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import torch
@@ -10,11 +12,11 @@ from model import metrics
 from model.artifact import Artifact, build_manifest, fingerprint
 from model.config import ModelConfig, TrainConfig
 from model.evaluate import class_windows, evaluate_classifier, evaluate_forecaster
-from model.fit import CancelCheck, Progress, choose_device, fit
+from model.fit import CancelCheck, EpochReport, Progress, choose_device, fit
 from model.network import GRUNet
 from model.predictor import Predictor, conformal_quantiles
 from model.scaling import fit_scaler, scale_inputs, scale_targets
-from model.windows import DataError, Series, make_windows, prepare_series, split_windows
+from model.windows import DataError, Series, Split, make_windows, prepare_series, split_windows
 
 
 def _check_options(config: ModelConfig, train_config: TrainConfig) -> None:
@@ -50,7 +52,8 @@ def train(
     return _train_forecaster(series, predictor, split, train_config, progress, should_cancel)
 
 
-def _train_forecaster(series: Series, predictor: Predictor, split, train_config, progress, should_cancel) -> Artifact:
+def _train_forecaster(series: Series, predictor: Predictor, split: Split, train_config: TrainConfig,
+                      progress: Progress | None, should_cancel: CancelCheck | None) -> Artifact:
     config = predictor.config
     n_targets = len(config.targets)
     x, y = make_windows(series.values, config.input_size, config.horizon)
@@ -71,7 +74,8 @@ def _train_forecaster(series: Series, predictor: Predictor, split, train_config,
     return _artifact(predictor, series, train_config, history, test, mase_scale=mase_scale.tolist())
 
 
-def _train_classifier(series: Series, predictor: Predictor, split, train_config, progress, should_cancel) -> Artifact:
+def _train_classifier(series: Series, predictor: Predictor, split: Split, train_config: TrainConfig,
+                      progress: Progress | None, should_cancel: CancelCheck | None) -> Artifact:
     config = predictor.config
     x, labels = class_windows(series, config.input_size)
 
@@ -87,7 +91,8 @@ def _train_classifier(series: Series, predictor: Predictor, split, train_config,
     return _artifact(predictor, series, train_config, history, test, class_prior=prior.tolist())
 
 
-def _artifact(predictor, series, train_config, history, test, **extra) -> Artifact:
+def _artifact(predictor: Predictor, series: Series, train_config: TrainConfig, history: list[EpochReport],
+              test: dict[str, Any], **extra: Any) -> Artifact:
     manifest = build_manifest(
         predictor,
         metrics=test,

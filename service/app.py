@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from model import store
 from model.config import ModelConfig
-from model.evaluate import evaluate_classifier, evaluate_forecaster
+from model.evaluate import evaluate_forecaster
 from model.windows import DataError, Series, prepare_series, split_windows
 from service import errors
 from service.batcher import BatcherClosed, QueueFull
@@ -266,9 +266,9 @@ def register_routes(app: FastAPI) -> None:  # noqa: C901 - one place lists every
                 frame[target] = values if values.ndim == 1 else values[:, j]
             try:
                 prepared: Series = prepare_series(frame, ModelConfig.from_dict(config.to_dict()))
-                run = (evaluate_classifier if config.task == "classify" else evaluate_forecaster)
+                scale = np.asarray(artifact.manifest["mase_scale"])
                 result = await asyncio.get_running_loop().run_in_executor(
-                    None, run, artifact.predictor, prepared, np.asarray(artifact.manifest["mase_scale"]))
+                    None, evaluate_forecaster, artifact.predictor, prepared, scale)
             except (DataError, ValueError) as exc:
                 raise Problem(422, f"series[{i}]: {exc}", [{"field": f"series[{i}]", "reason": str(exc)}]) from exc
             results.append({"id": series.id, **result})

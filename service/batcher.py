@@ -106,7 +106,7 @@ class Batcher(Generic[Item, Result]):
                 await asyncio.wait_for(self._arrived.wait(), remaining)
             except TimeoutError:
                 break
-        batch = []
+        batch: list[_Entry[Item, Result]] = []
         while self._queue and len(batch) < self.max_batch_size:
             entry = self._queue.popleft()
             if not entry.future.cancelled():

@@ -48,12 +48,16 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = []
+        errors: list[dict[str, Any]] = []
+        seen: set[str] = set()
         for e in exc.errors():
             loc = e.get("loc", ())
             # pydantic reports union branches ("list[float]") in the path; they mean nothing to a caller.
             loc = [p for p in loc if not (isinstance(p, str) and ("[" in p or p in ("float", "str")))]
-            errors.append({"field": field_path(loc), "reason": e.get("msg", "invalid")})
+            path = field_path(loc)
+            if path not in seen:  # union branches repeat one mistake; the first reason is the useful one
+                seen.add(path)
+                errors.append({"field": path, "reason": e.get("msg", "invalid")})
         status = 400 if any(e.get("type") == "json_invalid" for e in exc.errors()) else 422
         first = errors[0] if errors else {"field": "", "reason": "invalid"}
         detail = f"{first['field'] or 'body'}: {first['reason']}"

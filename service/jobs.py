@@ -160,8 +160,9 @@ def run_job(db_path: str, store_path: str, job_id: str, threads: int) -> None:
         if os.getppid() != parent or jobs.get(job_id, )["status"] != "running":  # type: ignore[index]
             return  # the server restarted meanwhile and marked this job interrupted: publish nothing
         version = store.save_version(Path(store_path), request["name"], artifact)
-        jobs.update(job_id, only_if="running", status="succeeded", version=version,
-                    metrics=json.dumps(artifact.manifest["metrics"]))
+        # Still "running": the server marks it succeeded once the version is loaded (or live), so a
+        # client that sees "succeeded" can forecast with it at once.
+        jobs.update(job_id, only_if="running", version=version, metrics=json.dumps(artifact.manifest["metrics"]))
     except Cancelled:
         jobs.update(job_id, only_if="running", status="cancelled", error="cancelled while training")
     except Exception as exc:  # noqa: BLE001 - the job row is where the reason goes
@@ -217,11 +218,18 @@ class JobRunner:
                 continue
             del self.running[job_id]
             job = self.jobs.get(job_id)
-            if job and job["status"] == "running":
+            if job is None or job["status"] != "running":
+                continue
+            if job["version"] and process.exitcode == 0:
+                try:
+                    await self.on_success(job)
+                except Exception as exc:  # noqa: BLE001 - the saved version does not load: say why
+                    self.jobs.update(job_id, only_if="running", status="failed", error=f"saved but not loaded: {exc}")
+                    continue
+                self.jobs.update(job_id, only_if="running", status="succeeded")
+            else:
                 self.jobs.update(job_id, only_if="running", status="failed",
                                  error=f"the training worker exited with code {process.exitcode}")
-            elif job and job["status"] == "succeeded":
-                await self.on_success(job)
         while len(self.running) < self.max_concurrent:
             job = self.jobs.next_queued()
             if job is None or not self.jobs.update(job["id"], only_if="queued", status="running"):

@@ -52,7 +52,7 @@ class ModelUnavailable(RuntimeError):
 
 def seed_defaults(root: Path, source: Path = PRETRAINED) -> list[str]:
     """Copy each bundled default into the store unless the store already has that name."""
-    copied = []
+    copied: list[str] = []
     if not source.is_dir():
         return copied
     for folder in sorted(p for p in source.iterdir() if p.is_dir()):
@@ -87,7 +87,8 @@ class Registry:
     def names(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and store.NAME_PATTERN.match(p.name))
+        return sorted(p.name for p in self.root.iterdir()
+                      if p.is_dir() and store.NAME_PATTERN.match(p.name) and store.versions(self.root, p.name))
 
     async def load_all(self) -> None:
         for name in self.names():

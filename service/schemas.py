@@ -13,7 +13,7 @@ Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", descrip
 class SeriesInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str | None = Field(None, max_length=200, description="echoed back, to match answers to series")
-    values: list[Finite] | list[list[Finite]] = Field(
+    values: list[Finite | list[Finite]] = Field(
         ..., description="the target's history, oldest first (a list per point for multi-target models)"
     )
     covariates: dict[str, list[Finite]] = Field(default_factory=dict, description="covariate name -> history")
@@ -102,7 +102,7 @@ class TrainRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name
     data: dict[str, list[Finite | str]] = Field(..., description="column name -> values (a time column may be text)")
-    options: TrainOptions = Field(default_factory=TrainOptions)
+    options: TrainOptions = Field(default_factory=lambda: TrainOptions())
 
 
 class JobStatus(BaseModel):

@@ -1,0 +1,149 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model.datasets import DATASETS
+from tests.service.conftest import pretrained_names
+
+STOCK = DATASETS["stock"].load()["close"].tolist()
+
+
+def stock_body(n_series=1, **extra):
+    return {"series": [{"id": f"s{i}", "values": STOCK[100 + i : 130 + i]} for i in range(n_series)], **extra}
+
+
+def test_ready_lists_every_bundled_model(client):
+    assert client.get("/health/live").json() == {"status": "alive"}
+    ready = client.get("/health/ready").json()
+    assert ready["models"] == pretrained_names()
+    models = {m["name"]: m for m in client.get("/v1/models").json()}
+    assert models["stock"]["available"] and models["stock"]["input_size"] == 30
+    card = client.get("/v1/models/stock").json()
+    assert card["versions"] == ["v1"] and card["live_version"] == "v1"
+    assert card["manifest"]["metrics"]["naive"]["mase"] > 0
+
+
+def test_stock_forecast_in_units_with_future_timestamps_and_intervals(client):
+    dates = [str(d.date()) for d in pd.bdate_range("2013-01-01", periods=30)]
+    body = {"series": [{"values": STOCK[-30:], "timestamps": dates}], "levels": [80, 95], "horizon": 3}
+    r = client.post("/v1/models/stock/forecast", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()["forecasts"][0]
+    assert len(out["mean"]) == 3
+    assert all(700 < v < 900 for v in out["mean"])  # GOOG closed near 800 then: the forecast is in USD
+    assert out["timestamps"][0].startswith(str((pd.Timestamp(dates[-1]) + pd.offsets.BDay()).date()))
+    lo80, hi80 = out["intervals"]["80"]["lower"], out["intervals"]["80"]["upper"]
+    lo95, hi95 = out["intervals"]["95"]["lower"], out["intervals"]["95"]["upper"]
+    assert all(a < m < b for a, m, b in zip(lo80, out["mean"], hi80, strict=True))
+    assert all(a95 <= a80 and b95 >= b80 for a95, a80, b95, b80 in zip(lo95, lo80, hi95, hi80, strict=True))
+
+
+def test_a_series_gets_the_same_forecast_alone_and_inside_a_batch(client):
+    alone = client.post("/v1/models/stock/forecast", json=stock_body(1)).json()["forecasts"][0]["mean"]
+    batch = client.post("/v1/models/stock/forecast", json=stock_body(64)).json()["forecasts"]
+    assert [f["id"] for f in batch] == [f"s{i}" for i in range(64)]
+    np.testing.assert_allclose(batch[0]["mean"], alone, rtol=1e-5)
+    assert batch[1]["mean"] != alone  # a different window gives a different answer
+
+
+def test_weather_with_covariates_and_ecg(client):
+    frame = DATASETS["weather"].load().iloc[-40:]
+    body = {"series": [{"values": frame["temp_max"].tolist(),
+                        "covariates": {c: frame[c].tolist() for c in ("temp_min", "precipitation", "wind")}}]}
+    r = client.post("/v1/models/weather/forecast", json=body)
+    assert r.status_code == 200 and len(r.json()["forecasts"][0]["mean"]) == 7
+    del body["series"][0]["covariates"]["wind"]
+    r = client.post("/v1/models/weather/forecast", json=body)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "series[0].covariates.wind"
+    if "ecg" in pretrained_names():
+        ecg = DATASETS["ecg"].load()["mv"].tolist()[:180]
+        r = client.post("/v1/models/ecg/forecast", json={"series": [{"values": ecg}]})
+        assert r.status_code == 200 and len(r.json()["forecasts"][0]["mean"]) == 18
+
+
+def test_weather_type_classifier(client):
+    if "weather-type" not in pretrained_names():
+        pytest.skip("weather-type default not built")
+    frame = DATASETS["weather-type"].load().iloc[-14:]
+    body = {"series": [{"values": [], "covariates": {c: frame[c].tolist()
+                                                     for c in ("precipitation", "temp_max", "temp_min", "wind")}}]}
+    r = client.post("/v1/models/weather-type/classify", json=body)
+    assert r.status_code == 200, r.text
+    result = r.json()["results"][0]
+    assert sum(result["probabilities"].values()) == pytest.approx(1, abs=1e-4)
+    assert result["predicted"] == max(result["probabilities"], key=result["probabilities"].get)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        (b'{"series":[{"values":[1.0, NaN]}]}', 422, "series[0].values[1]"),
+        (b'{"series":[{"values":[1.0, Infinity]}]}', 422, "series[0].values[1]"),
+        (b'{"series":[{"values":[1.0, "x"]}]}', 422, "series[0].values[1]"),
+        (b'{"series":[]}', 422, "series"),
+        (b'{"series":[{"values":[]}]}', 422, "series[0].values"),
+        (b'{"series":[{"values":[1,2,3]}]}', 422, "series[0].values"),
+        (b'{"series":[{"values":[1.0, ', 400, None),
+    ],
+)
+def test_bad_windows_name_the_field(client, body, status, field):
+    r = client.post("/v1/models/stock/forecast", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == status, r.text
+    problem = r.json()
+    assert problem["status"] == status and r.headers["content-type"] == "application/problem+json"
+    if field:
+        assert problem["errors"][0]["field"] == field
+
+
+def test_limits_and_unknowns(make_client):
+    c, _ = make_client(max_series=4, max_points=100, max_body_bytes=20_000)
+    with c:
+        r = c.post("/v1/models/stock/forecast", json=stock_body(5))
+        assert r.status_code == 413 and "limit is 4" in r.json()["detail"]
+        r = c.post("/v1/models/stock/forecast", json={"series": [{"values": [1.0] * 101}]})
+        assert r.status_code == 413 and "limit is 100" in r.json()["detail"]
+        r = c.post("/v1/models/stock/forecast", content=b"[" + b"1," * 20_000 + b"1]",
+                   headers={"content-type": "application/json"})
+        assert r.status_code == 413
+        assert c.post("/v1/models/nope/forecast", json=stock_body()).status_code == 404
+        assert c.post("/v1/models/..%2Fetc/forecast", json=stock_body()).status_code == 404
+        assert c.get("/v1/models/..%2F..%2Fetc").status_code == 404
+        r = c.post("/v1/models/stock/forecast", json=stock_body(horizon=9))
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "horizon"
+        r = c.post("/v1/models/stock/forecast", json=stock_body(levels=[42]))
+        assert r.status_code == 422 and "choose from" in r.json()["detail"]
+        assert c.get("/health/ready").status_code == 200  # still healthy
+
+
+def test_evaluate_reports_model_beside_baselines(client):
+    r = client.post("/v1/models/stock/evaluate", json={"series": [{"values": STOCK[-200:]}]})
+    assert r.status_code == 200, r.text
+    result = r.json()["results"][0]
+    assert result["windows"] == 200 - 30 - 5 + 1
+    assert set(result) >= {"model", "naive", "seasonal_naive"}
+    r = client.post("/v1/models/stock/evaluate", json={"series": [{"values": STOCK[:20]}]})
+    assert r.status_code == 422 and "too short" in r.json()["detail"]
+
+
+def test_metrics_show_batches(client):
+    client.post("/v1/models/stock/forecast", json=stock_body(32))
+    text = client.get("/metrics").text
+    assert 'gru_batch_size_bucket{le="32.0",model="stock"} 1.0' in text
+    assert 'gru_forecasts_total{model="stock"} 32.0' in text
+    assert "gru_models_loaded" in text and "gru_request_seconds_bucket" in text
+
+
+def test_openapi_carries_an_example_per_domain(client):
+    schema = client.get("/openapi.json").json()
+    examples = schema["paths"]["/v1/models/{name}/forecast"]["post"]["requestBody"]["content"]["application/json"]
+    assert set(examples["examples"]) == {"stock", "weather", "ecg"}
+    html = client.get("/docs").text
+    assert "cdn" not in html and "/static-offline-docs/swagger-ui-bundle.js" in html
+    assert client.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 200
+    for name, example in examples["examples"].items():
+        r = client.post(f"/v1/models/{name}/forecast", content=json.dumps(example["value"]),
+                        headers={"content-type": "application/json"})
+        if name in pretrained_names():
+            assert r.status_code == 200, (name, r.text)

@@ -1,0 +1,138 @@
+"""Training jobs end to end: a worker process trains, the version is saved and served, restarts keep it."""
+
+import time
+
+import pytest
+
+from model.datasets import DATASETS
+from service.jobs import JobStore
+
+FRAME = DATASETS["stock"].load().iloc[:400]
+DATA = {"date": FRAME["date"].tolist(), "close": FRAME["close"].tolist()}
+OPTIONS = {"targets": ["close"], "time_column": "date", "input_size": 20, "horizon": 3, "hidden_size": 8,
+           "epochs": 2, "frequency": "B"}
+
+
+def wait_for(client, job_id, statuses=("succeeded", "failed", "cancelled"), timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] in statuses:
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job stayed {job['status']}")
+
+
+def test_train_poll_forecast_restart(make_client):
+    client, settings = make_client()
+    with client:
+        r = client.post("/v1/train", json={"name": "goog-small", "data": DATA, "options": OPTIONS})
+        assert r.status_code == 202, r.text
+        job = r.json()
+        assert job["status"] in ("queued", "running") and r.headers["location"].endswith(job["id"])
+        job = wait_for(client, job["id"])
+        assert job["status"] == "succeeded", job["error"]
+        assert job["version"] == "v1" and job["epoch"] == 2 and job["metrics"]["naive"]["mae"] > 0
+        forecast = client.post("/v1/models/goog-small/forecast", json={"series": [{"values": DATA["close"][-20:]}]})
+        assert forecast.status_code == 200 and forecast.json()["version"] == "v1"
+        assert forecast.json()["forecasts"][0]["mean"][0] > 0
+        assert client.post("/v1/models/stock/forecast",
+                           json={"series": [{"values": DATA["close"][-30:]}]}).status_code == 200
+    client2, _ = make_client()
+    with client2:  # a restart: the trained model is still there and live
+        models = {m["name"]: m for m in client2.get("/v1/models").json()}
+        assert models["goog-small"]["live_version"] == "v1" and models["goog-small"]["available"]
+        assert client2.get(f"/v1/jobs/{job['id']}").json()["status"] == "succeeded"
+
+
+def test_second_version_promote_rollback_delete(make_client):
+    client, _ = make_client()
+    with client:
+        for _ in range(2):
+            job = client.post("/v1/train", json={"name": "m", "data": DATA, "options": OPTIONS}).json()
+            assert wait_for(client, job["id"])["status"] == "succeeded"
+        card = client.get("/v1/models/m").json()
+        assert card["versions"] == ["v1", "v2"] and card["live_version"] == "v1"  # not promoted by default
+        assert client.post("/v1/models/m/promote", json={"version": "v2"}).json()["live_version"] == "v2"
+        assert client.post("/v1/models/m/forecast", json={"series": [{"values": DATA["close"][-20:]}]}).json()[
+            "version"] == "v2"
+        assert client.delete("/v1/models/m/versions/v2").status_code == 409  # live
+        assert client.post("/v1/models/m/promote", json={"version": "v1"}).status_code == 200  # rollback
+        assert client.delete("/v1/models/m/versions/v2").status_code == 204
+        assert client.delete("/v1/models/m/versions/v7").status_code == 404
+        assert client.post("/v1/models/m/promote", json={"version": "v9"}).status_code == 404
+
+
+def test_bad_training_requests_are_refused_at_once(client):
+    short = {"close": DATA["close"][:30]}
+    r = client.post("/v1/train", json={"name": "x", "data": short, "options": {**OPTIONS, "time_column": None}})
+    assert r.status_code == 422 and "30 rows leave no training window" in r.json()["detail"]
+    for bad in ({"epochs": 10**9}, {"horizon": 0}, {"input_size": 10**6}):
+        r = client.post("/v1/train", json={"name": "x", "data": DATA, "options": {**OPTIONS, **bad}})
+        assert r.status_code == 422, bad
+    r = client.post("/v1/train", json={"name": "../x", "data": DATA, "options": OPTIONS})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "name"
+    r = client.post("/v1/train", json={"name": "x", "data": {"close": DATA["close"]},
+                                       "options": {**OPTIONS, "targets": ["nope"], "time_column": None}})
+    assert r.status_code == 422 and "unknown column" in r.json()["detail"]
+
+
+def test_csv_upload_with_bom_and_semicolons(client):
+    csv = "\ufeffdate;close\n" + "\n".join(f"{d};{c}" for d, c in zip(DATA["date"], DATA["close"], strict=True))
+    r = client.post("/v1/train/csv", files={"file": ("goog.csv", csv.encode(), "text/csv")},
+                    data={"name": "from-csv", "options": '{"targets":["close"],"time_column":"date","input_size":20,'
+                                                         '"horizon":2,"epochs":1,"hidden_size":4}'})
+    assert r.status_code == 202, r.text
+    assert wait_for(client, r.json()["id"])["status"] == "succeeded"
+    dup = "date,close\n2020-01-01,1\n2020-01-01,2\n" + "\n".join(f"2021-01-{i:02d},{i}" for i in range(1, 30))
+    r = client.post("/v1/train/csv", files={"file": ("d.csv", dup.encode(), "text/csv")},
+                    data={"name": "dup", "options": '{"targets":["close"],"time_column":"date","input_size":3}'})
+    assert r.status_code == 422 and "duplicate timestamp 2020-01-01" in r.json()["detail"]
+    r = client.post("/v1/train/csv", files={"file": ("b.csv", b"\xff\xfe\x00garbage", "text/csv")},
+                    data={"name": "bad"})
+    assert r.status_code == 400
+
+
+def test_cancel_stops_a_running_job(client):
+    slow = {**OPTIONS, "epochs": 1000, "patience": 0}
+    job = client.post("/v1/train", json={"name": "slow", "data": DATA, "options": slow}).json()
+    wait_for(client, job["id"], statuses=("running",))
+    while client.get(f"/v1/jobs/{job['id']}").json()["epoch"] < 1:
+        time.sleep(0.1)
+    started = time.monotonic()
+    assert client.post(f"/v1/jobs/{job['id']}/cancel").status_code == 200
+    assert wait_for(client, job["id"], timeout=10)["status"] == "cancelled"
+    assert time.monotonic() - started < 5
+    assert "slow" not in {m["name"] for m in client.get("/v1/models").json()}
+
+
+def test_a_job_running_at_restart_shows_as_interrupted(make_client, tmp_path):
+    store = tmp_path / "store"
+    jobs = JobStore(store / "jobs.sqlite3")
+    job_id = jobs.create("ghost", {"name": "ghost", "options": OPTIONS, "data": DATA}, 2)
+    jobs.update(job_id, status="running")
+    (store / "ghost" / ".tmp-v1-half").mkdir(parents=True)  # what a kill mid-save leaves
+    client, _ = make_client()
+    with client:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        assert job["status"] == "interrupted" and "stopped" in job["error"]
+        assert not (store / "ghost" / ".tmp-v1-half").exists()
+        assert "ghost" not in {m["name"] for m in client.get("/v1/models").json()}
+
+
+@pytest.mark.timeout(60)
+def test_a_killed_worker_fails_the_job_and_serving_goes_on(client):
+    import os
+    import signal
+
+    slow = {**OPTIONS, "epochs": 1000, "patience": 0}
+    job = client.post("/v1/train", json={"name": "victim", "data": DATA, "options": slow}).json()
+    wait_for(client, job["id"], statuses=("running",))
+    runner = client.app.state.runner
+    while job["id"] not in runner.running:
+        time.sleep(0.05)
+    os.kill(runner.running[job["id"]].pid, signal.SIGKILL)
+    failed = wait_for(client, job["id"], statuses=("failed",))
+    assert "exited with code -9" in failed["error"]
+    r = client.post("/v1/models/stock/forecast", json={"series": [{"values": DATA["close"][-30:]}]})
+    assert r.status_code == 200
