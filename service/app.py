@@ -15,7 +15,6 @@ from typing import Annotated, Any
 import numpy as np
 import pandas as pd
 from fastapi import Body, Depends, FastAPI, File, Form, Request, Response, UploadFile
-from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
@@ -25,6 +24,7 @@ from model.evaluate import evaluate_forecaster
 from model.windows import DataError, Series, prepare_series, split_windows
 from service import errors
 from service.batcher import BatcherClosed, QueueFull
+from service.docs import install_docs
 from service.errors import Problem
 from service.forecasting import build_forecasts, build_windows, check_request_size
 from service.jobs import JobRunner, JobStore
@@ -154,12 +154,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await runner.stop()
             await registry.close()
 
-    app = FastAPIOffline(
+    app = FastAPI(
         title="gru-forecast",
         version="0.1.0",
         description="GRU forecasts over HTTP: validated windows, dynamic batching, training jobs, model versions.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.settings = settings
     app.state.telemetry = Telemetry()
     app.state.ready = False

@@ -32,3 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int)
     p.set_defaults(run=serve)
     return model_main(argv, parser)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

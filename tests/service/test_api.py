@@ -140,8 +140,9 @@ def test_openapi_carries_an_example_per_domain(client):
     examples = schema["paths"]["/v1/models/{name}/forecast"]["post"]["requestBody"]["content"]["application/json"]
     assert set(examples["examples"]) == {"stock", "weather", "ecg"}
     html = client.get("/docs").text
-    assert "cdn" not in html and "/static-offline-docs/swagger-ui-bundle.js" in html
-    assert client.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 200
+    assert "cdn" not in html and "/docs-assets/swagger-ui-bundle.js" in html
+    assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+    assert b"cdn.redoc.ly" not in client.get("/docs-assets/redoc.standalone.js").content
     for name, example in examples["examples"].items():
         r = client.post(f"/v1/models/{name}/forecast", content=json.dumps(example["value"]),
                         headers={"content-type": "application/json"})

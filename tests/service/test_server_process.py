@@ -1,0 +1,63 @@
+"""The real server process on a free port: concurrent clients form batches of more than one."""
+
+import concurrent.futures
+import re
+import signal
+import time
+
+import httpx
+
+from model.datasets import DATASETS
+
+CLOSES = DATASETS["stock"].load()["close"].tolist()
+
+
+def test_concurrent_requests_are_batched(server):
+    url, _ = server
+
+    def one(i):
+        with httpx.Client(timeout=30) as client:
+            results = []
+            for j in range(10):
+                body = {"series": [{"values": CLOSES[i * 10 + j : i * 10 + j + 30]}]}
+                results.append(client.post(url + "/v1/models/stock/forecast", json=body).status_code)
+            return results
+
+    with concurrent.futures.ThreadPoolExecutor(32) as pool:
+        codes = [c for r in pool.map(one, range(32)) for c in r]
+    assert codes == [200] * 320
+    metrics = httpx.get(url + "/metrics").text
+    count = float(re.search(r'gru_batch_size_count\{model="stock"\} (\S+)', metrics).group(1))
+    total = float(re.search(r'gru_batch_size_sum\{model="stock"\} (\S+)', metrics).group(1))
+    assert total == 320
+    assert count < 320  # fewer forward passes than requests: batches of more than one formed
+    assert 'gru_batch_size_bucket{le="1.0",model="stock"}' in metrics
+
+
+def test_sigterm_finishes_in_flight_requests(server):
+    url, process = server
+    body = {"series": [{"values": CLOSES[i : i + 30]} for i in range(256)]}
+
+    def client_loop():
+        codes = []
+        with httpx.Client(timeout=30) as client:
+            for _ in range(2000):  # bounded; ends at the first refusal
+                try:
+                    codes.append(client.post(url + "/v1/models/stock/forecast", json=body).status_code)
+                except httpx.ConnectError:
+                    codes.append("refused")
+                    break
+                except httpx.TransportError:
+                    codes.append("closed")  # the idle keep-alive connection was closed under the next request
+                    break
+        return codes
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(client_loop) for _ in range(4)]
+        time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        codes = [c for f in futures for c in f.result()]
+    assert codes.count(200) >= 4
+    assert set(codes) <= {200, 503, "refused", "closed"}, set(codes)
+    # uvicorn re-raises the signal after its graceful shutdown: -SIGTERM is a clean exit here
+    assert process.wait(30) in (0, -signal.SIGTERM)
