@@ -66,10 +66,10 @@ def fit(
     device = choose_device(config.device)
     net.to(device)
     target_dtype = torch.long if task == "classify" else torch.float32
-    x_train = torch.as_tensor(train[0], device=device)
-    y_train = torch.as_tensor(train[1], dtype=target_dtype, device=device)
-    x_val = torch.as_tensor(val[0], device=device)
-    y_val = torch.as_tensor(val[1], dtype=target_dtype, device=device)
+    x_train = torch.tensor(train[0], device=device)  # copies: pandas 3 hands out read-only arrays
+    y_train = torch.tensor(train[1], dtype=target_dtype, device=device)
+    x_val = torch.tensor(val[0], device=device)
+    y_val = torch.tensor(val[1], dtype=target_dtype, device=device)
     loss_fn = _loss_fn(task)
     optimizer: torch.optim.Optimizer
     if config.optimizer == "sgd":

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-from fastapi import Body, Depends, FastAPI, File, Form, Request, Response, UploadFile
+from fastapi import Body, Depends, FastAPI, File, Form, Query, Request, Response, UploadFile
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
@@ -72,19 +72,20 @@ def require_key(request: Request) -> None:
 Auth = Depends(require_key)
 
 
-def _model(request: Request, name: str) -> LoadedModel:
+async def _model(request: Request, name: str, version: str | None = None) -> LoadedModel:
     try:
-        return _state(request).registry.get(name)  # type: ignore[no-any-return]
+        return await _state(request).registry.get_version(name, version)  # type: ignore[no-any-return]
     except UnknownModel as exc:
         raise Problem(404, str(exc)) from exc
     except ModelUnavailable as exc:
         raise Problem(503, str(exc), headers={"Retry-After": "60"}) from exc
 
 
-async def _submit(request: Request, name: str, items: list[Any]) -> tuple[LoadedModel, list[Any]]:
+async def _submit(request: Request, name: str, version: str | None,
+                  items: list[Any]) -> tuple[LoadedModel, list[Any]]:
     """Queue items on the model's batcher; a swap in between retries on the new version once."""
     for _ in range(2):
-        loaded = _model(request, name)
+        loaded = await _model(request, name, version)
         try:
             return loaded, await loaded.batcher.submit(items)
         except QueueFull as exc:
@@ -227,25 +228,29 @@ def register_routes(app: FastAPI) -> None:  # noqa: C901 - one place lists every
     async def forecast(
         request: Request, name: str,
         body: Annotated[ForecastRequest, Body(openapi_examples=FORECAST_EXAMPLES)],
+        version: Annotated[str | None, Query(pattern=r"^v[1-9][0-9]{0,8}$", description="default: live")] = None,
     ) -> ForecastResponse:
         settings: Settings = _state(request).settings
         check_request_size(body.series, settings.max_series, settings.max_points)
-        loaded = _model(request, name)
+        loaded = await _model(request, name, version)
         items, horizon = build_windows(loaded.artifact.config, body)
-        loaded, results = await _submit(request, name, items)
+        loaded, results = await _submit(request, name, version, items)
         return ForecastResponse(model=name, version=loaded.version, horizon=horizon,
                                 forecasts=build_forecasts(loaded.artifact.config, body, results, horizon))
 
     @app.post("/v1/models/{name}/classify", tags=["forecast"], responses={404: {"description": "unknown model"}})
-    async def classify(request: Request, name: str, body: ClassifyRequest) -> ClassifyResponse:
+    async def classify(
+        request: Request, name: str, body: ClassifyRequest,
+        version: Annotated[str | None, Query(pattern=r"^v[1-9][0-9]{0,8}$", description="default: live")] = None,
+    ) -> ClassifyResponse:
         settings: Settings = _state(request).settings
         check_request_size(body.series, settings.max_series, settings.max_points)
-        loaded = _model(request, name)
+        loaded = await _model(request, name, version)
         config = loaded.artifact.config
         if config.task != "classify":
             raise Problem(422, f"model {name!r} forecasts; use /v1/models/{name}/forecast")
         items, _ = build_windows(config, body)
-        loaded, results = await _submit(request, name, [item.window for item in items])
+        loaded, results = await _submit(request, name, version, [item.window for item in items])
         out = []
         for series, probabilities in zip(body.series, results, strict=True):
             classes = loaded.artifact.config.classes
@@ -257,7 +262,7 @@ def register_routes(app: FastAPI) -> None:  # noqa: C901 - one place lists every
     async def evaluate(request: Request, name: str, body: EvaluateRequest) -> dict[str, Any]:
         settings: Settings = _state(request).settings
         check_request_size(body.series, settings.max_series, settings.max_points)
-        loaded = _model(request, name)
+        loaded = await _model(request, name)
         config, artifact = loaded.artifact.config, loaded.artifact
         results = []
         for i, series in enumerate(body.series):

@@ -74,6 +74,7 @@ class Registry:
     batch_options: dict[str, Any]
     observe: Callable[[str], Observer] | None = None
     models: dict[str, LoadedModel] = field(default_factory=dict)
+    pinned: dict[tuple[str, str], LoadedModel] = field(default_factory=dict)  # non-live versions asked for
     errors: dict[str, str] = field(default_factory=dict)  # name -> why it is unavailable
 
     @classmethod
@@ -108,6 +109,22 @@ class Registry:
             raise ModelUnavailable(f"model {name!r} is unavailable: {self.errors[name]}")
         raise UnknownModel(f"unknown model {name!r}; known: {sorted(self.models)}")
 
+    async def get_version(self, name: str, version: str | None) -> LoadedModel:
+        """The live version, or another one loaded on demand (a few are kept, oldest dropped first)."""
+        live = self.get(name)
+        if version is None or version == live.version:
+            return live
+        if (name, version) in self.pinned:
+            return self.pinned[(name, version)]
+        if version not in store.versions(self.root, name):
+            raise UnknownModel(f"model {name!r} has no version {version!r}")
+        loaded = await self._load(name, version)
+        self.pinned[(name, version)] = loaded
+        while len(self.pinned) > 8:
+            oldest = self.pinned.pop(next(iter(self.pinned)))
+            asyncio.get_running_loop().create_task(oldest.batcher.close())
+        return loaded
+
     def _make_batcher(self, artifact: Artifact) -> Batcher[Any, Any]:
         predictor = artifact.predictor
         loop = asyncio.get_running_loop()
@@ -127,13 +144,17 @@ class Registry:
         name = str(artifact.manifest.get("name", ""))
         return Batcher(run, observe=self.observe(name) if self.observe else None, **self.batch_options)
 
-    async def swap(self, name: str, version: str) -> LoadedModel:
-        """Load a version and make it live; the previous one finishes what it has queued."""
+    async def _load(self, name: str, version: str) -> LoadedModel:
         path = self.root / store.check_name(name) / version
         loop = asyncio.get_running_loop()
         artifact = await loop.run_in_executor(None, load_artifact, path, self.device)
         artifact.manifest.setdefault("name", name)
-        loaded = LoadedModel(name, version, artifact, self._make_batcher(artifact))
+        return LoadedModel(name, version, artifact, self._make_batcher(artifact))
+
+    async def swap(self, name: str, version: str) -> LoadedModel:
+        """Load a version and make it live; the previous one finishes what it has queued."""
+        loaded = await self._load(name, version)
+        loop = asyncio.get_running_loop()
         previous = self.models.get(name)
         self.models[name] = loaded
         self.errors.pop(name, None)
@@ -142,5 +163,5 @@ class Registry:
         return loaded
 
     async def close(self) -> None:
-        await asyncio.gather(*(m.batcher.close() for m in self.models.values()))
+        await asyncio.gather(*(m.batcher.close() for m in [*self.models.values(), *self.pinned.values()]))
         self.executor.shutdown(wait=True)

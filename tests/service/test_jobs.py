@@ -57,6 +57,10 @@ def test_second_version_promote_rollback_delete(make_client):
         assert client.post("/v1/models/m/forecast", json={"series": [{"values": DATA["close"][-20:]}]}).json()[
             "version"] == "v2"
         assert client.delete("/v1/models/m/versions/v2").status_code == 409  # live
+        pinned = client.post("/v1/models/m/forecast?version=v1", json={"series": [{"values": DATA["close"][-20:]}]})
+        assert pinned.status_code == 200 and pinned.json()["version"] == "v1"
+        missing = client.post("/v1/models/m/forecast?version=v5", json={"series": [{"values": DATA["close"][-20:]}]})
+        assert missing.status_code == 404 and "no version 'v5'" in missing.json()["detail"]
         assert client.post("/v1/models/m/promote", json={"version": "v1"}).status_code == 200  # rollback
         assert client.delete("/v1/models/m/versions/v2").status_code == 204
         assert client.delete("/v1/models/m/versions/v7").status_code == 404
