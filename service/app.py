@@ -8,7 +8,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -17,6 +17,7 @@ import pandas as pd
 from fastapi import Body, Depends, FastAPI, File, Form, Query, Request, Response, UploadFile
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from model import store
 from model.config import ModelConfig
@@ -112,6 +113,31 @@ def _job_view(request: Request, job: dict[str, Any]) -> JobStatus:
                      **{k: v for k, v in job.items() if k in JobStatus.model_fields and k != "url"})
 
 
+class RequestTimer:
+    """Latency by route and status, as plain ASGI (BaseHTTPMiddleware costs more than the model call)."""
+
+    def __init__(self, app: ASGIApp, latency: Any) -> None:
+        self.app, self.latency = app, latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [500]
+
+        async def send_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            self.latency.labels(path, str(status[0])).observe(time.perf_counter() - started)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -170,15 +196,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(errors.BodyLimit, max_bytes=settings.max_body_bytes)
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        app.state.telemetry.latency.labels(path, str(response.status_code)).observe(time.perf_counter() - started)
-        return response
-
+    app.add_middleware(RequestTimer, latency=app.state.telemetry.latency)
     register_routes(app)
     return app
 

@@ -20,7 +20,8 @@ def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format=fmt)
     # One process: N workers would mean N queues and N model copies (see ../shared/LESSONS.md).
     uvicorn.run("service.app:create_app", factory=True, host=args.host or settings.host,
-                port=args.port or settings.port, log_level="info", timeout_graceful_shutdown=30)
+                port=args.port or settings.port, log_level="info", access_log=settings.access_log,
+                timeout_graceful_shutdown=30)
     return 0
 
 

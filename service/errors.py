@@ -81,11 +81,12 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = dict(scope["headers"]).get(b"content-length")
-        too_large = problem_response(None, 413, f"request body over the limit of {self.max_bytes} bytes")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await too_large(scope, receive, send)
-            return
+        for key, value in scope["headers"]:
+            if key == b"content-length":
+                if value.isdigit() and int(value) > self.max_bytes:
+                    await self.too_large(scope, receive, send)
+                    return
+                break
         seen = 0
         response_started = False
 
@@ -107,7 +108,11 @@ class BodyLimit:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not response_started:
-                await too_large(scope, receive, send)
+                await self.too_large(scope, receive, send)
+
+    async def too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(None, 413, f"request body over the limit of {self.max_bytes} bytes")
+        await response(scope, receive, send)
 
 
 class _TooLarge(Exception):

@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     max_points: int = Field(100_000, ge=1, description="points in one series (longer gets 413)")
     api_key: str | None = Field(None, description="when set, state-changing routes need it (Bearer or X-API-Key)")
     log_format: Literal["text", "json"] = Field("text", description="log line format")
+    access_log: bool = Field(False, description="one log line per request (costs ~5% of throughput)")
     torch_threads: int = Field(1, ge=1, description="intra-op threads of the inference thread (1 avoids OpenMP stalls)")
     training_threads: int = Field(1, ge=1, description="torch threads of a training worker process")
     max_concurrent_jobs: int = Field(1, ge=1, description="training jobs run at once; others wait queued")

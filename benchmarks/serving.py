@@ -1,0 +1,215 @@
+"""Serving benchmark: the service against the straightforward server and the HTTP floor, same run.
+
+    .venv/bin/python -m benchmarks.serving [--duration 5] [--repeats 3] [--concurrency 1 16 64 256]
+
+Each server runs alone, pinned to CPU 0; wrk (closed loop, keep-alive, 127.0.0.1) runs pinned to
+CPU 1, so the load generator does not eat the server's core. Servers are interleaved A B C A B C ...
+Writes benchmarks/out/serving.json and prints a Markdown table (medians, min..max).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from model.datasets import DATASETS
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "out"
+PORTS = {"service": 8100, "straightforward": 8101, "floor": 8102}
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def start(kind: str, store: Path, env_extra: dict[str, str]) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **env_extra}
+    if kind == "service":
+        env.update(GRU_FORECAST_STORE=str(store), GRU_FORECAST_PORT=str(PORTS[kind]))
+        command = [sys.executable, "-m", "service.cli", "serve"]
+    else:
+        command = [sys.executable, "-m", "benchmarks.reference_servers", kind, "--port", str(PORTS[kind])]
+    process = subprocess.Popen(["taskset", "-c", "0", *command], env=env, cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{PORTS[kind]}"
+    for _ in range(300):
+        try:
+            if kind != "service" or httpx.get(url + "/health/ready", timeout=1).status_code == 200:
+                httpx.get(url + "/openapi.json", timeout=1)
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{kind} did not start")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def service_metrics(url: str) -> dict[str, float]:
+    text = httpx.get(url + "/metrics", timeout=5).text
+    values = {}
+    for key in ("gru_batch_size_sum", "gru_batch_size_count", "gru_queue_wait_seconds_sum",
+                "gru_compute_seconds_sum"):
+        match = re.search(key + r'\{model="stock"\} (\S+)', text)
+        values[key] = float(match.group(1)) if match else 0.0
+    return values
+
+
+def run_wrk(url: str, body_file: Path, concurrency: int, duration: float) -> dict:
+    env = {**os.environ, "BODY_FILE": str(body_file)}
+    command = ["taskset", "-c", "1", "wrk", "-t", "1", "-c", str(concurrency), "-d", f"{int(duration)}s",
+               "--timeout", "10s", "-s", str(ROOT / "benchmarks" / "wrk_post.lua"), url]
+    out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=duration + 60).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def measure(kind: str, process: subprocess.Popen[bytes], body_file: Path, series: int, concurrency: int,
+            duration: float) -> dict:
+    base = f"http://127.0.0.1:{PORTS[kind]}"
+    url = base + "/v1/models/stock/forecast"
+    run_wrk(url, body_file, concurrency, 1)  # warm-up
+    before_cpu = cpu_seconds(process.pid)
+    before = service_metrics(base) if kind == "service" else None
+    result = run_wrk(url, body_file, concurrency, duration)
+    cpu = cpu_seconds(process.pid) - before_cpu
+    seconds = result["duration_us"] / 1e6
+    ok = result["codes"].get("200", 0)
+    point = {
+        "server": kind, "series": series, "concurrency": concurrency,
+        "requests_per_s": result["requests"] / seconds, "forecasts_per_s": ok * series / seconds,
+        "p50_ms": result["p50_us"] / 1000, "p90_ms": result["p90_us"] / 1000, "p99_ms": result["p99_us"] / 1000,
+        "errors": {**{k: v for k, v in result["errors"].items() if v},
+                   **{f"http_{k}": v for k, v in result["codes"].items() if k != "200"}},
+        "server_cpu_s_per_s": cpu / seconds,
+    }
+    if before is not None:
+        after = service_metrics(base)
+        batches = after["gru_batch_size_count"] - before["gru_batch_size_count"]
+        delta = {k: after[k] - before[k] for k in after}
+        if batches:
+            point["mean_batch"] = delta["gru_batch_size_sum"] / batches
+            point["queue_wait_ms"] = 1000 * delta["gru_queue_wait_seconds_sum"] / batches
+            point["compute_ms"] = 1000 * delta["gru_compute_seconds_sum"] / batches
+    return point
+
+
+def summarize(points: list[dict]) -> list[dict]:
+    groups: dict[tuple, list[dict]] = {}
+    for p in points:
+        groups.setdefault((p["series"], p["concurrency"], p["server"]), []).append(p)
+    rows = []
+    for (series, concurrency, server), runs in sorted(groups.items()):
+        row = {"series": series, "concurrency": concurrency, "server": server, "runs": len(runs)}
+        for key in ("requests_per_s", "forecasts_per_s", "p50_ms", "p90_ms", "p99_ms", "server_cpu_s_per_s",
+                    "mean_batch", "queue_wait_ms", "compute_ms"):
+            values = [r[key] for r in runs if key in r]
+            if values:
+                row[key] = (statistics.median(values), min(values), max(values))
+        errors: dict[str, int] = {}
+        for r in runs:
+            for k, v in r["errors"].items():
+                errors[k] = errors.get(k, 0) + v
+        row["errors"] = errors
+        rows.append(row)
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    def fmt(value: tuple | None, digits: int = 0) -> str:
+        if value is None:
+            return ""
+        med, lo, hi = value
+        return f"{med:,.{digits}f} ({lo:,.{digits}f}..{hi:,.{digits}f})"
+
+    lines = ["| series/req | c | server | forecasts/s | requests/s | p50 ms | p90 ms | p99 ms | errors | "
+             "server CPU s/s | mean batch | queue wait ms | compute ms |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        errors = ", ".join(f"{k}: {v}" for k, v in r["errors"].items()) or "0"
+        lines.append(f"| {r['series']} | {r['concurrency']} | {r['server']} | {fmt(r.get('forecasts_per_s'))} | "
+                     f"{fmt(r.get('requests_per_s'))} | {fmt(r.get('p50_ms'), 1)} | {fmt(r.get('p90_ms'), 1)} | "
+                     f"{fmt(r.get('p99_ms'), 1)} | {errors} | {fmt(r.get('server_cpu_s_per_s'), 2)} | "
+                     f"{fmt(r.get('mean_batch'), 1)} | {fmt(r.get('queue_wait_ms'), 2)} | "
+                     f"{fmt(r.get('compute_ms'), 2)} |")
+    return "\n".join(lines)
+
+
+def ratios(rows: list[dict]) -> str:
+    index = {(r["series"], r["concurrency"], r["server"]): r for r in rows}
+    lines = ["| series/req | c | service / straightforward (forecasts/s) | service / floor | "
+             "p99 service / straightforward |", "|---|---|---|---|---|"]
+    for (series, concurrency, server), r in sorted(index.items()):
+        if server != "service":
+            continue
+        s = index.get((series, concurrency, "straightforward"))
+        f = index.get((series, concurrency, "floor"))
+        if not s or not f:
+            continue
+        lines.append(f"| {series} | {concurrency} | "
+                     f"{r['forecasts_per_s'][0] / s['forecasts_per_s'][0]:.2f}x | "
+                     f"{r['forecasts_per_s'][0] / f['forecasts_per_s'][0]:.2f}x | "
+                     f"{r['p99_ms'][0] / s['p99_ms'][0]:.2f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, nargs="*", default=[1, 16, 64, 256])
+    parser.add_argument("--series", type=int, nargs="*", default=[1, 32])
+    parser.add_argument("--servers", nargs="*", default=["service", "straightforward", "floor"])
+    parser.add_argument("--env", nargs="*", default=[], help="KEY=VALUE settings for the service")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is missing: apt-get install wrk")
+    OUT.mkdir(parents=True, exist_ok=True)
+    closes = DATASETS["stock"].load()["close"].tolist()
+    env_extra = dict(item.split("=", 1) for item in args.env)
+    points = []
+    with tempfile.TemporaryDirectory() as tmp:
+        bodies = {}
+        for n in args.series:
+            bodies[n] = Path(tmp) / f"body{n}.json"
+            bodies[n].write_text(json.dumps({"series": [{"values": closes[i : i + 30]} for i in range(n)]}))
+        for repeat in range(args.repeats):
+            for kind in args.servers:
+                process = start(kind, Path(tmp) / "store", env_extra)
+                try:
+                    for n in args.series:
+                        for c in args.concurrency:
+                            point = measure(kind, process, bodies[n], n, c, args.duration)
+                            point["repeat"] = repeat
+                            points.append(point)
+                            print(json.dumps(point), file=sys.stderr)
+                finally:
+                    stop(process)
+    rows = summarize(points)
+    (OUT / "serving.json").write_text(json.dumps({"points": points, "rows": rows}, indent=1))
+    report = markdown(rows) + "\n\n" + ratios(rows)
+    (OUT / "serving.md").write_text(report + "\n")
+    print(report)
+
+
+if __name__ == "__main__":
+    main()
