@@ -36,6 +36,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
+SERVER_CPUS, LOAD_CPUS = "0", "1"  # set from --server-cpus / --load-cpus
+
+
 def start(kind: str, store: Path, env_extra: dict[str, str]) -> subprocess.Popen[bytes]:
     env = {**os.environ, **env_extra}
     if kind == "service":
@@ -43,7 +46,7 @@ def start(kind: str, store: Path, env_extra: dict[str, str]) -> subprocess.Popen
         command = [sys.executable, "-m", "service.cli", "serve"]
     else:
         command = [sys.executable, "-m", "benchmarks.reference_servers", kind, "--port", str(PORTS[kind])]
-    process = subprocess.Popen(["taskset", "-c", "0", *command], env=env, cwd=ROOT,
+    process = subprocess.Popen(["taskset", "-c", SERVER_CPUS, *command], env=env, cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{PORTS[kind]}"
     for _ in range(300):
@@ -77,7 +80,7 @@ def service_metrics(url: str) -> dict[str, float]:
 
 def run_wrk(url: str, body_file: Path, concurrency: int, duration: float) -> dict:
     env = {**os.environ, "BODY_FILE": str(body_file)}
-    command = ["taskset", "-c", "1", "wrk", "-t", "1", "-c", str(concurrency), "-d", f"{int(duration)}s",
+    command = ["taskset", "-c", LOAD_CPUS, "wrk", "-t", "1", "-c", str(concurrency), "-d", f"{int(duration)}s",
                "--timeout", "10s", "-s", str(ROOT / "benchmarks" / "wrk_post.lua"), url]
     out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=duration + 60).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -180,7 +183,11 @@ def main() -> None:
     parser.add_argument("--series", type=int, nargs="*", default=[1, 32])
     parser.add_argument("--servers", nargs="*", default=["service", "straightforward", "floor"])
     parser.add_argument("--env", nargs="*", default=[], help="KEY=VALUE settings for the service")
+    parser.add_argument("--server-cpus", default="0", help="taskset list for the servers (default: CPU 0)")
+    parser.add_argument("--load-cpus", default="1", help="taskset list for wrk (default: CPU 1)")
     args = parser.parse_args()
+    global SERVER_CPUS, LOAD_CPUS
+    SERVER_CPUS, LOAD_CPUS = args.server_cpus, args.load_cpus
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install wrk")
     OUT.mkdir(parents=True, exist_ok=True)

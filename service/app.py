@@ -240,21 +240,22 @@ def register_routes(app: FastAPI) -> None:  # noqa: C901 - one place lists every
         return ModelCard(**_summary(registry, name), versions=store.versions(registry.root, name),
                          manifest=loaded.manifest if loaded else None)
 
-    @app.post("/v1/models/{name}/forecast", tags=["forecast"],
+    @app.post("/v1/models/{name}/forecast", tags=["forecast"], response_model=ForecastResponse,
               responses={404: {"description": "unknown model"}, 413: {"description": "too many series or points"},
                          422: {"description": "invalid window"}, 503: {"description": "overloaded"}})
     async def forecast(
         request: Request, name: str,
         body: Annotated[ForecastRequest, Body(openapi_examples=FORECAST_EXAMPLES)],
         version: Annotated[str | None, Query(pattern=r"^v[1-9][0-9]{0,8}$", description="default: live")] = None,
-    ) -> ForecastResponse:
+    ) -> Response:
         settings: Settings = _state(request).settings
         check_request_size(body.series, settings.max_series, settings.max_points)
         loaded = await _model(request, name, version)
         items, horizon = build_windows(loaded.artifact.config, body)
         loaded, results = await _submit(request, name, version, items)
-        return ForecastResponse(model=name, version=loaded.version, horizon=horizon,
-                                forecasts=build_forecasts(loaded.artifact.config, body, results, horizon))
+        payload = {"model": name, "version": loaded.version, "horizon": horizon,
+                   "forecasts": build_forecasts(loaded.artifact.config, body, results, horizon)}
+        return Response(json.dumps(payload, separators=(",", ":")), media_type="application/json")
 
     @app.post("/v1/models/{name}/classify", tags=["forecast"], responses={404: {"description": "unknown model"}})
     async def classify(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ from model.config import ModelConfig
 from model.predictor import INTERVAL_LEVELS, Forecast
 from service.errors import Problem
 from service.registry import ForecastItem
-from service.schemas import ClassifyRequest, ForecastRequest, Interval, SeriesForecast, SeriesInput
+from service.schemas import ClassifyRequest, ForecastRequest, SeriesInput
 
 
 def _invalid(field: str, reason: str) -> Problem:
@@ -60,7 +61,10 @@ def _window(config: ModelConfig, series: SeriesInput, i: int) -> np.ndarray:
             reason = f"{len(column)} points but values has {len(series.values)}"
             raise _invalid(f"series[{i}].covariates.{name}", reason)
         columns.append(column[-need:])
-    return np.stack(columns, axis=1)
+    window = np.stack(columns, axis=1)
+    if not np.isfinite(window).all():  # finite in JSON, but beyond float32 (|x| > 3.4e38)
+        raise _invalid(f"series[{i}]", "values must lie within +-3.4e38 (float32)")
+    return window
 
 
 def build_windows(config: ModelConfig, body: ForecastRequest | ClassifyRequest) -> tuple[list[ForecastItem], int]:
@@ -79,7 +83,28 @@ def build_windows(config: ModelConfig, body: ForecastRequest | ClassifyRequest) 
         for i, s in enumerate(body.series):
             if s.timestamps is not None and len(s.timestamps) != len(s.values):
                 raise _invalid(f"series[{i}].timestamps", f"{len(s.timestamps)} timestamps for {len(s.values)} values")
+    fast = _plain_windows(config, body.series)
+    if fast is not None:
+        return [ForecastItem(window, levels) for window in fast], horizon
     return [ForecastItem(_window(config, s, i), levels) for i, s in enumerate(body.series)], horizon
+
+
+def _plain_windows(config: ModelConfig, series: Sequence[SeriesInput]) -> np.ndarray | None:
+    """The common case in one NumPy call: one target, no covariates, every series long enough.
+
+    Anything else (or anything wrong) returns None and takes the per-series path, which names the
+    offending series and field.
+    """
+    need = config.input_size
+    if config.task != "forecast" or config.covariates or len(config.targets) != 1:
+        return None
+    tails = [s.values[-need:] for s in series]
+    if any(len(t) < need or s.covariates or isinstance(t[0], list) for s, t in zip(series, tails, strict=True)):
+        return None
+    windows = np.array(tails, dtype=np.float32)  # (N, input_size)
+    if windows.ndim != 2 or not np.isfinite(windows).all():
+        return None
+    return windows[:, :, None]  # (N, input_size, 1)
 
 
 def _future(config: ModelConfig, timestamps: list[str], horizon: int, i: int) -> list[str]:
@@ -100,12 +125,13 @@ def _listed(array: np.ndarray) -> list[float] | list[list[float]]:
 
 
 def build_forecasts(config: ModelConfig, body: ForecastRequest, results: list[Forecast],
-                    horizon: int) -> list[SeriesForecast]:
+                    horizon: int) -> list[dict[str, Any]]:
+    """SeriesForecast-shaped dicts: the hot path skips building and re-validating pydantic objects."""
     out = []
     for i, (series, forecast) in enumerate(zip(body.series, results, strict=True)):
-        intervals = {str(level): Interval(lower=_listed(lo[:horizon]), upper=_listed(hi[:horizon]))
+        intervals = {str(level): {"lower": _listed(lo[:horizon]), "upper": _listed(hi[:horizon])}
                      for level, (lo, hi) in forecast.intervals.items() if level in body.levels}
         timestamps = _future(config, series.timestamps, horizon, i) if series.timestamps else None
-        out.append(SeriesForecast(id=series.id, mean=_listed(forecast.mean[:horizon]), timestamps=timestamps,
-                                  intervals=intervals))
+        out.append({"id": series.id, "mean": _listed(forecast.mean[:horizon]), "timestamps": timestamps,
+                    "intervals": intervals})
     return out

@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     max_wait_ms: float = Field(
         0.0, ge=0, description="how long a batch may wait for more series after its first; 0 = run what is queued"
     )
-    queue_limit: int = Field(4096, ge=1, description="series waiting per model before 503 + Retry-After")
+    queue_limit: int = Field(16384, ge=1, description="series waiting per model before 503 + Retry-After")
     max_body_bytes: int = Field(8_000_000, ge=1024, description="larger request bodies get 413")
     max_series: int = Field(1024, ge=1, description="series in one forecast request")
     max_points: int = Field(100_000, ge=1, description="points in one series (longer gets 413)")
