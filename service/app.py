@@ -29,6 +29,7 @@ from service.docs import install_docs
 from service.errors import Problem
 from service.forecasting import build_forecasts, build_windows, check_request_size
 from service.jobs import JobRunner, JobStore
+from service.openapi import problem_openapi
 from service.registry import LoadedModel, ModelUnavailable, Registry, UnknownModel, seed_defaults
 from service.schemas import (
     FORECAST_EXAMPLES,
@@ -198,7 +199,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(RequestTimer, latency=app.state.telemetry.latency)
     register_routes(app)
+    app.openapi = problem_openapi(app, needs_key)  # type: ignore[method-assign]
     return app
+
+
+def needs_key(method: str, path: str) -> bool:
+    """The state-changing routes: everything but reading and the forecast family."""
+    return method.lower() in ("post", "put", "patch", "delete") and not path.endswith(
+        ("/forecast", "/classify", "/evaluate"))
 
 
 def register_routes(app: FastAPI) -> None:  # noqa: C901 - one place lists every route
@@ -302,7 +310,8 @@ def register_routes(app: FastAPI) -> None:  # noqa: C901 - one place lists every
         return {"model": name, "version": loaded.version, "results": results}
 
     @app.post("/v1/models/{name}/promote", tags=["models"], dependencies=[Auth],
-              responses={404: {"description": "unknown model or version"}, 401: {"description": "API key needed"}})
+              responses={404: {"description": "unknown model or version"}, 401: {"description": "API key needed"},
+                         409: {"description": "the version does not load"}})
     async def promote(request: Request, name: str, body: PromoteRequest) -> ModelSummary:
         registry: Registry = _state(request).registry
         if not store.NAME_PATTERN.match(name) or body.version not in store.versions(registry.root, name):

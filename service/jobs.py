@@ -127,6 +127,7 @@ def run_job(db_path: str, store_path: str, job_id: str, threads: int) -> None:
     from model.train import train
 
     torch.set_num_threads(threads)
+    os.nice(10)  # training yields the CPU to serving: forecasts keep their latency while a job runs
     jobs = JobStore(Path(db_path))
     job = jobs.get(job_id)
     assert job is not None

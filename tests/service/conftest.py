@@ -47,23 +47,38 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path):
-    port = free_port()
-    env = {**os.environ, "GRU_FORECAST_STORE": str(tmp_path / "store"), "GRU_FORECAST_PORT": str(port)}
-    process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+def start_server(store, port=None, env=None, preexec_fn=None, log=None):
+    """Start `gru-forecast serve` on store; returns (url, process) once it is ready."""
+    port = port or free_port()
+    env = {**os.environ, "GRU_FORECAST_STORE": str(store), "GRU_FORECAST_PORT": str(port), **(env or {})}
+    log = open(log or f"{store}.log", "ab")  # a file, not a pipe: a full pipe would block the server
+    process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], env=env, stdout=log,
+                               stderr=subprocess.STDOUT, preexec_fn=preexec_fn)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
         try:
             if httpx.get(url + "/health/ready", timeout=1).status_code == 200:
-                break
+                return url, process
         except httpx.HTTPError:
             time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail(process.stdout.read().decode())
+    process.kill()
+    pytest.fail(f"server did not start: {open(log.name).read()[-3000:]}")
+
+
+def stop_server(process):
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def server(tmp_path):
+    url, process = start_server(tmp_path / "store")
     yield url, process
-    process.send_signal(signal.SIGTERM)
-    process.wait(30)
+    stop_server(process)
