@@ -69,7 +69,7 @@ def evaluate_classifier(
 ) -> dict[str, Any]:
     n_classes = len(predictor.config.classes)
     x, labels = class_windows(series, predictor.config.input_size, starts)
-    probabilities = np.stack(predictor.classify_batch(list(x)))
+    probabilities = predictor.classify(x)
     predicted = probabilities.argmax(axis=1)
     majority = np.full_like(labels, int(np.argmax(class_prior)))
     prior = np.broadcast_to(class_prior, probabilities.shape)

@@ -17,9 +17,17 @@ INTERVAL_LEVELS = [50, 80, 90, 95, 99]
 
 
 @dataclass
-class Forecast:
-    mean: np.ndarray  # (H, T) in the series' units
+class Forecasts:
+    mean: np.ndarray  # (N, H, T) in the series' units
     intervals: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # level -> (lower, upper)
+
+    def split(self, sizes: list[int]) -> list[Forecasts]:
+        """Consecutive blocks of sizes[0], sizes[1], ... windows (views, no copies)."""
+        bounds = np.cumsum(sizes)[:-1]
+        means = np.split(self.mean, bounds)
+        bands = {level: (np.split(lo, bounds), np.split(hi, bounds)) for level, (lo, hi) in self.intervals.items()}
+        return [Forecasts(mean, {level: (lo[i], hi[i]) for level, (lo, hi) in bands.items()})
+                for i, mean in enumerate(means)]
 
 
 @dataclass
@@ -42,24 +50,19 @@ class Predictor:
         out, (loc, scale) = self.forward(windows)
         return unscale_targets(out, loc, scale), scale
 
-    def predict_batch(self, windows: list[np.ndarray], levels: tuple[int, ...] = ()) -> list[Forecast]:
-        """One forward pass for many (L, F) windows; one Forecast per window, in order."""
-        mean, scale = self.forecast_array(np.stack(windows).astype(np.float32, copy=False))
-        n_targets = mean.shape[2]
-        forecasts = []
-        for i in range(len(windows)):
-            bands = {}
-            for level in levels:
-                half = self.quantiles[level] * scale[i, None, :n_targets]  # (H, T)
-                bands[level] = (mean[i] - half, mean[i] + half)
-            forecasts.append(Forecast(mean=mean[i], intervals=bands))
-        return forecasts
+    def predict(self, windows: np.ndarray, levels: tuple[int, ...] = ()) -> Forecasts:
+        """One forward pass for (N, L, F) raw windows: means and interval bounds, each (N, H, T)."""
+        mean, scale = self.forecast_array(windows.astype(np.float32, copy=False))
+        bands = {}
+        for level in levels:
+            half = self.quantiles[level][None] * scale[:, None, : mean.shape[2]]  # (N, H, T), per-window scale
+            bands[level] = (mean - half, mean + half)
+        return Forecasts(mean=mean, intervals=bands)
 
-    def classify_batch(self, windows: list[np.ndarray]) -> list[np.ndarray]:
-        """One forward pass; per window the class probabilities (C,)."""
-        logits, _ = self.forward(np.stack(windows).astype(np.float32, copy=False))
-        probabilities = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
-        return list(probabilities)
+    def classify(self, windows: np.ndarray) -> np.ndarray:
+        """One forward pass for (N, L, F) raw windows: class probabilities (N, C)."""
+        logits, _ = self.forward(windows.astype(np.float32, copy=False))
+        return torch.softmax(torch.from_numpy(logits), dim=1).numpy()
 
     def to(self, device: torch.device) -> Predictor:
         self.net.to(device)

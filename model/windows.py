@@ -21,6 +21,18 @@ class Series:
     index: pd.Index  # timestamps or sample numbers
 
 
+def parse_timestamps(values: pd.Index | list[str], column: str) -> pd.DatetimeIndex:
+    """ISO 8601 first (fast, unambiguous), then element by element; a clear error otherwise."""
+    try:
+        return pd.DatetimeIndex(pd.to_datetime(values, format="ISO8601"))
+    except (ValueError, TypeError):
+        pass
+    try:
+        return pd.DatetimeIndex(pd.to_datetime(values, format="mixed"))
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise DataError(f"column {column!r} does not hold timestamps: {exc}") from exc
+
+
 def check_timestamps(index: pd.Index, frequency: str | None) -> None:
     """Refuse duplicate, unordered or (with a frequency) irregular timestamps, naming the first."""
     duplicated = index[index.duplicated()]
@@ -85,10 +97,7 @@ def prepare_series(
     if time_column:
         index: pd.Index = pd.Index(frame[time_column])
         if not pd.api.types.is_numeric_dtype(index):
-            try:
-                index = pd.DatetimeIndex(pd.to_datetime(index))
-            except (ValueError, TypeError) as exc:
-                raise DataError(f"column {time_column!r} does not hold timestamps: {exc}") from exc
+            index = parse_timestamps(index, time_column)
     else:
         index = frame.index
     check_timestamps(index, config.frequency)

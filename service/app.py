@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import io
 import json
 import logging
@@ -259,7 +260,7 @@ def register_routes(app: FastAPI) -> None:  # noqa: C901 - one place lists every
         settings: Settings = _state(request).settings
         check_request_size(body.series, settings.max_series, settings.max_points)
         loaded = await _model(request, name, version)
-        items, horizon = build_windows(loaded.artifact.config, body)
+        items, horizon = build_windows(loaded.artifact.config, body, settings.max_batch_size)
         loaded, results = await _submit(request, name, version, items)
         payload = {"model": name, "version": loaded.version, "horizon": horizon,
                    "forecasts": build_forecasts(loaded.artifact.config, body, results, horizon)}
@@ -276,10 +277,10 @@ def register_routes(app: FastAPI) -> None:  # noqa: C901 - one place lists every
         config = loaded.artifact.config
         if config.task != "classify":
             raise Problem(422, f"model {name!r} forecasts; use /v1/models/{name}/forecast")
-        items, _ = build_windows(config, body)
-        loaded, results = await _submit(request, name, version, [item.window for item in items])
+        items, _ = build_windows(config, body, settings.max_batch_size)
+        loaded, results = await _submit(request, name, version, items)
         out = []
-        for series, probabilities in zip(body.series, results, strict=True):
+        for series, probabilities in zip(body.series, np.concatenate(results), strict=True):
             classes = loaded.artifact.config.classes
             out.append(SeriesClasses(id=series.id, predicted=classes[int(np.argmax(probabilities))],
                                      probabilities={c: float(p) for c, p in zip(classes, probabilities, strict=True)}))
@@ -381,7 +382,7 @@ def register_routes(app: FastAPI) -> None:  # noqa: C901 - one place lists every
         try:
             text = raw.decode("utf-8-sig")  # a BOM from spreadsheet exports is not part of the header
             frame = pd.read_csv(io.StringIO(text), sep=None, engine="python")
-        except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, csv.Error) as exc:
             raise Problem(400, f"malformed CSV: {exc}") from exc
         job = _enqueue(request, name, parsed, {"csv": text}, frame)
         response.headers["Location"] = job.url

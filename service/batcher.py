@@ -1,8 +1,9 @@
 """Dynamic batching of opaque items: one bounded queue, one batch in flight, one result per item.
 
-A batch closes when it holds max_batch_size items or when max_wait has passed since its first
-item. With max_wait 0 a batch is whatever queued while the previous one ran (continuous batching),
-so a lone request never waits for company. The batch function must return one result per item;
+A batch closes when it holds max_batch_size items (an item may weigh more than one: a block of
+N series counts N) or when max_wait has passed since its first item. With max_wait 0 a batch is
+whatever queued while the previous one ran (continuous batching), so a lone request never waits
+for company. The batch function must return one result per item;
 an exception reaches every caller of that batch and no other; a cancelled caller is skipped.
 """
 
@@ -31,6 +32,7 @@ class BatcherClosed(Exception):
 class _Entry(Generic[Item, Result]):
     item: Item
     future: asyncio.Future[Result]
+    weight: int = 1
     enqueued: float = field(default_factory=time.perf_counter)
 
 
@@ -45,12 +47,16 @@ class Batcher(Generic[Item, Result]):
         max_wait_s: float = 0.0,
         queue_limit: int = 1024,
         observe: Observer | None = None,
+        weight: Callable[[Item], int] | None = None,
     ) -> None:
         self._run_batch = run_batch
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
         self.queue_limit = queue_limit
         self._observe = observe
+        # How many of max_batch_size an item uses (a block of N series counts N); 1 by default.
+        self._weight = weight or (lambda item: 1)
+        self._queued = 0  # total weight waiting
         self._queue: deque[_Entry[Item, Result]] = deque()
         self._arrived = asyncio.Event()
         self._closed = False
@@ -58,7 +64,7 @@ class Batcher(Generic[Item, Result]):
 
     @property
     def depth(self) -> int:
-        return len(self._queue)
+        return self._queued
 
     def start(self) -> None:
         if self._task is None:
@@ -68,12 +74,14 @@ class Batcher(Generic[Item, Result]):
         """Queue all items (a request of N series is N items) and wait for their results, in order."""
         if self._closed:
             raise BatcherClosed("the server is shutting down")
-        if len(self._queue) + len(items) > self.queue_limit:
-            raise QueueFull(f"{len(self._queue)} series queued, limit {self.queue_limit}")
+        weight = sum(self._weight(item) for item in items)
+        if self._queued + weight > self.queue_limit:
+            raise QueueFull(f"{self._queued} series queued, limit {self.queue_limit}")
         self.start()
         loop = asyncio.get_running_loop()
-        entries = [_Entry[Item, Result](item, loop.create_future()) for item in items]
+        entries = [_Entry[Item, Result](item, loop.create_future(), self._weight(item)) for item in items]
         self._queue.extend(entries)
+        self._queued += weight
         self._arrived.set()
         try:
             return list(await asyncio.gather(*(e.future for e in entries)))
@@ -97,7 +105,7 @@ class Batcher(Generic[Item, Result]):
             await self._arrived.wait()
         await asyncio.sleep(0)  # let requests that arrived together enqueue before the batch closes
         deadline = self._queue[0].enqueued + self.max_wait_s
-        while len(self._queue) < self.max_batch_size and not self._closed:
+        while self._queued < self.max_batch_size and not self._closed:
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
                 break
@@ -107,10 +115,13 @@ class Batcher(Generic[Item, Result]):
             except TimeoutError:
                 break
         batch: list[_Entry[Item, Result]] = []
-        while self._queue and len(batch) < self.max_batch_size:
+        size = 0
+        while self._queue and (not batch or size + self._queue[0].weight <= self.max_batch_size):
             entry = self._queue.popleft()
+            self._queued -= entry.weight
             if not entry.future.cancelled():
                 batch.append(entry)
+                size += entry.weight
         return batch
 
     async def _loop(self) -> None:
@@ -134,4 +145,5 @@ class Batcher(Generic[Item, Result]):
                     if not e.future.done():
                         e.future.set_result(result)
             if self._observe is not None:
-                self._observe(len(batch), started - batch[0].enqueued, time.perf_counter() - started)
+                size = sum(e.weight for e in batch)
+                self._observe(size, started - batch[0].enqueued, time.perf_counter() - started)

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from model.config import ModelConfig
-from model.predictor import INTERVAL_LEVELS, Forecast
+from model.predictor import INTERVAL_LEVELS, Forecasts
+from model.windows import DataError, parse_timestamps
 from service.errors import Problem
 from service.registry import ForecastItem
 from service.schemas import ClassifyRequest, ForecastRequest, SeriesInput
@@ -67,7 +68,9 @@ def _window(config: ModelConfig, series: SeriesInput, i: int) -> np.ndarray:
     return window
 
 
-def build_windows(config: ModelConfig, body: ForecastRequest | ClassifyRequest) -> tuple[list[ForecastItem], int]:
+def build_windows(config: ModelConfig, body: ForecastRequest | ClassifyRequest,
+                  max_block: int) -> tuple[list[ForecastItem], int]:
+    """Check every series and return its windows in blocks of at most max_block (one batch each)."""
     horizon = config.horizon
     levels: tuple[int, ...] = ()
     if isinstance(body, ForecastRequest):
@@ -83,10 +86,12 @@ def build_windows(config: ModelConfig, body: ForecastRequest | ClassifyRequest) 
         for i, s in enumerate(body.series):
             if s.timestamps is not None and len(s.timestamps) != len(s.values):
                 raise _invalid(f"series[{i}].timestamps", f"{len(s.timestamps)} timestamps for {len(s.values)} values")
-    fast = _plain_windows(config, body.series)
-    if fast is not None:
-        return [ForecastItem(window, levels) for window in fast], horizon
-    return [ForecastItem(_window(config, s, i), levels) for i, s in enumerate(body.series)], horizon
+    with np.errstate(over="ignore"):  # beyond float32 becomes inf, refused with the series named
+        windows = _plain_windows(config, body.series)
+        if windows is None:
+            windows = np.stack([_window(config, s, i) for i, s in enumerate(body.series)])
+    blocks = [ForecastItem(windows[start : start + max_block], levels) for start in range(0, len(windows), max_block)]
+    return blocks, horizon
 
 
 def _plain_windows(config: ModelConfig, series: Sequence[SeriesInput]) -> np.ndarray | None:
@@ -109,9 +114,9 @@ def _plain_windows(config: ModelConfig, series: Sequence[SeriesInput]) -> np.nda
 
 def _future(config: ModelConfig, timestamps: list[str], horizon: int, i: int) -> list[str]:
     try:
-        index = pd.DatetimeIndex(pd.to_datetime(timestamps))
-    except (ValueError, TypeError) as exc:
-        raise _invalid(f"series[{i}].timestamps", f"not timestamps ({exc})") from exc
+        index = parse_timestamps(timestamps, "timestamps")
+    except DataError as exc:
+        raise _invalid(f"series[{i}].timestamps", str(exc)) from exc
     if config.frequency is None:
         step = index[-1] - index[-2] if len(index) > 1 else pd.Timedelta(0)
         future = [index[-1] + step * (k + 1) for k in range(horizon)]
@@ -120,18 +125,21 @@ def _future(config: ModelConfig, timestamps: list[str], horizon: int, i: int) ->
     return [t.isoformat() for t in future]
 
 
-def _listed(array: np.ndarray) -> list[float] | list[list[float]]:
-    return array[:, 0].tolist() if array.shape[1] == 1 else array.tolist()  # type: ignore[no-any-return]
+def _listed(block: np.ndarray) -> list[Any]:
+    """(N, H, T) -> per series a list of H values (one target) or of H lists of T values."""
+    return block[:, :, 0].tolist() if block.shape[2] == 1 else block.tolist()  # type: ignore[no-any-return]
 
 
-def build_forecasts(config: ModelConfig, body: ForecastRequest, results: list[Forecast],
+def build_forecasts(config: ModelConfig, body: ForecastRequest, results: list[Forecasts],
                     horizon: int) -> list[dict[str, Any]]:
     """SeriesForecast-shaped dicts: the hot path skips building and re-validating pydantic objects."""
+    mean = _listed(np.concatenate([r.mean for r in results])[:, :horizon])
+    bands = {str(level): (_listed(np.concatenate([r.intervals[level][0] for r in results])[:, :horizon]),
+                          _listed(np.concatenate([r.intervals[level][1] for r in results])[:, :horizon]))
+             for level in body.levels}
     out = []
-    for i, (series, forecast) in enumerate(zip(body.series, results, strict=True)):
-        intervals = {str(level): {"lower": _listed(lo[:horizon]), "upper": _listed(hi[:horizon])}
-                     for level, (lo, hi) in forecast.intervals.items() if level in body.levels}
+    for i, series in enumerate(body.series):
         timestamps = _future(config, series.timestamps, horizon, i) if series.timestamps else None
-        out.append({"id": series.id, "mean": _listed(forecast.mean[:horizon]), "timestamps": timestamps,
-                    "intervals": intervals})
+        intervals = {level: {"lower": lo[i], "upper": hi[i]} for level, (lo, hi) in bands.items()}
+        out.append({"id": series.id, "mean": mean[i], "timestamps": timestamps, "intervals": intervals})
     return out

@@ -165,7 +165,10 @@ def run_job(db_path: str, store_path: str, job_id: str, threads: int) -> None:
         # client that sees "succeeded" can forecast with it at once.
         jobs.update(job_id, only_if="running", version=version, metrics=json.dumps(artifact.manifest["metrics"]))
     except Cancelled:
-        jobs.update(job_id, only_if="running", status="cancelled", error="cancelled while training")
+        if os.getppid() != parent:  # the server died (kill -9): nothing was published
+            jobs.update(job_id, only_if="running", status="interrupted", error="the server stopped while the job ran")
+        else:
+            jobs.update(job_id, only_if="running", status="cancelled", error="cancelled while training")
     except Exception as exc:  # noqa: BLE001 - the job row is where the reason goes
         jobs.update(job_id, only_if="running", status="failed", error=f"{type(exc).__name__}: {exc}")
 

@@ -18,7 +18,7 @@ from model import store
 from model.artifact import Artifact, ArtifactError, load_artifact
 from model.cli import PRETRAINED
 from model.fit import choose_device
-from model.predictor import Forecast
+from model.predictor import Forecasts
 from service.batcher import Batcher, Observer
 
 log = logging.getLogger(__name__)
@@ -26,8 +26,12 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ForecastItem:
-    window: np.ndarray  # (input_size, features), raw units
+    windows: np.ndarray  # (n, input_size, features), raw units: a block of one request's series
     levels: tuple[int, ...]  # interval levels wanted
+
+    @property
+    def size(self) -> int:
+        return len(self.windows)
 
 
 @dataclass
@@ -129,12 +133,15 @@ class Registry:
         predictor = artifact.predictor
         loop = asyncio.get_running_loop()
 
-        def forecast(items: list[ForecastItem]) -> list[Forecast]:
+        def forecast(items: list[ForecastItem]) -> list[Forecasts]:
+            # Every block of every request in one forward pass, then split back, block by block.
             levels = tuple(sorted({level for item in items for level in item.levels}))
-            return predictor.predict_batch([item.window for item in items], levels)
+            windows = np.concatenate([item.windows for item in items]) if len(items) > 1 else items[0].windows
+            return predictor.predict(windows, levels).split([item.size for item in items])
 
-        def classify(items: list[np.ndarray]) -> list[np.ndarray]:
-            return predictor.classify_batch(items)
+        def classify(items: list[ForecastItem]) -> list[np.ndarray]:
+            windows = np.concatenate([item.windows for item in items])
+            return np.split(predictor.classify(windows), np.cumsum([item.size for item in items])[:-1])
 
         function: Callable[[list[Any]], Sequence[Any]] = classify if artifact.config.task == "classify" else forecast
 
@@ -142,7 +149,8 @@ class Registry:
             return await loop.run_in_executor(self.executor, function, items)
 
         name = str(artifact.manifest.get("name", ""))
-        return Batcher(run, observe=self.observe(name) if self.observe else None, **self.batch_options)
+        return Batcher(run, observe=self.observe(name) if self.observe else None, weight=lambda item: item.size,
+                       **self.batch_options)
 
     async def _load(self, name: str, version: str) -> LoadedModel:
         path = self.root / store.check_name(name) / version

@@ -11,9 +11,9 @@ from model.artifact import ArtifactError, load_artifact, save_artifact
 def test_round_trip_gives_the_same_forecasts(stock_artifact, tmp_path):
     save_artifact(stock_artifact, tmp_path / "v1")
     loaded = load_artifact(tmp_path / "v1")
-    window = [np.linspace(500, 520, 30, dtype=np.float32)[:, None]]
-    a = stock_artifact.predictor.predict_batch(window, (80,))[0]
-    b = loaded.predictor.predict_batch(window, (80,))[0]
+    window = np.linspace(500, 520, 30, dtype=np.float32)[None, :, None]
+    a = stock_artifact.predictor.predict(window, (80,))
+    b = loaded.predictor.predict(window, (80,))
     np.testing.assert_allclose(a.mean, b.mean, rtol=1e-6)
     np.testing.assert_allclose(a.intervals[80][0], b.intervals[80][0], rtol=1e-6)
     manifest = json.loads((tmp_path / "v1" / "manifest.json").read_text())

@@ -156,3 +156,24 @@ def test_close_finishes_what_is_queued_and_refuses_new_work():
         assert await first == [10] and await queued == [20]
 
     run(main())
+
+
+def test_weighted_items_fill_a_batch_by_weight():
+    async def main():
+        rec = Recorder()
+        b = Batcher(rec, max_batch_size=5, weight=lambda item: item, queue_limit=12)
+        blocker = asyncio.create_task(b.submit([1]))
+        await rec.started.wait()
+        blocks = asyncio.create_task(b.submit([3, 2, 4]))  # weights 3 + 2 fill one batch, 4 the next
+        await spin()
+        assert b.depth == 9
+        with pytest.raises(QueueFull):
+            await b.submit([4])  # 9 + 4 > 12
+        rec.gate.set()
+        await blocker
+        assert await blocks == [30, 20, 40]
+        assert rec.batches == [[1], [3, 2], [4]]
+        assert b.depth == 0
+        await b.close()
+
+    run(main())
