@@ -79,9 +79,11 @@ def service_metrics(url: str) -> dict[str, float]:
 
 
 def run_wrk(url: str, body_file: Path, concurrency: int, duration: float) -> dict:
-    env = {**os.environ, "BODY_FILE": str(body_file)}
+    mix = body_file.with_suffix(".mix")
+    mix.write_text(f"{httpx.URL(url).path} {body_file}\n")  # the one request wrk_mixed.lua repeats
+    env = {**os.environ, "MIX_FILE": str(mix)}
     command = ["taskset", "-c", LOAD_CPUS, "wrk", "-t", "1", "-c", str(concurrency), "-d", f"{int(duration)}s",
-               "--timeout", "10s", "-s", str(ROOT / "benchmarks" / "wrk_post.lua"), url]
+               "--timeout", "10s", "-s", str(ROOT / "benchmarks" / "wrk_mixed.lua"), url]
     out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=duration + 60).stdout
     return json.loads(out.strip().splitlines()[-1])
 

@@ -1,4 +1,5 @@
--- wrk script: cycle through "PATH BODY_FILE" lines of $MIX_FILE; print one JSON line of results when done.
+-- wrk script: POST the "PATH BODY_FILE" lines of $MIX_FILE in turn (one line: one request, repeated);
+-- print one JSON line of results (latency percentiles, socket errors, status counts) when done.
 local requests = {}
 for line in io.lines(os.getenv("MIX_FILE")) do
   local path, file = line:match("^(%S+)%s+(%S+)$")

@@ -41,6 +41,18 @@ def copy_pretrained(store, name):
     shutil.copytree(PRETRAINED / name, store / name)
 
 
+def wait_for_job(get, job_id, statuses=("succeeded", "failed", "cancelled"), timeout=120):
+    """Poll GET /v1/jobs/{id} through get (a TestClient's or httpx's) until the job has one of statuses."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = get(f"/v1/jobs/{job_id}").json()
+        if job["status"] in statuses:
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} stayed {job['status']}")
+        time.sleep(0.2)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

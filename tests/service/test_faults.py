@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from model.datasets import DATASETS
-from tests.service.conftest import start_server, stop_server
+from tests.service.conftest import start_server, stop_server, wait_for_job
 
 pytestmark = pytest.mark.timeout(240)
 FRAME = DATASETS["stock"].load().iloc[:300]
@@ -24,13 +24,7 @@ def train(url, name, options, timeout=120):
 
 
 def wait(url, job_id, statuses, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = httpx.get(f"{url}/v1/jobs/{job_id}").json()
-        if job["status"] in statuses:
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} stayed {job['status']}")
+    return wait_for_job(lambda path: httpx.get(url + path), job_id, statuses, timeout)
 
 
 def test_kill_9_the_server_in_the_middle_of_a_training_job(tmp_path):

@@ -6,6 +6,7 @@ import pytest
 
 from model.datasets import DATASETS
 from service.jobs import JobStore
+from tests.service.conftest import wait_for_job
 
 FRAME = DATASETS["stock"].load().iloc[:400]
 DATA = {"date": FRAME["date"].tolist(), "close": FRAME["close"].tolist()}
@@ -14,13 +15,7 @@ OPTIONS = {"targets": ["close"], "time_column": "date", "input_size": 20, "horiz
 
 
 def wait_for(client, job_id, statuses=("succeeded", "failed", "cancelled"), timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"/v1/jobs/{job_id}").json()
-        if job["status"] in statuses:
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job stayed {job['status']}")
+    return wait_for_job(client.get, job_id, statuses, timeout)
 
 
 def test_train_poll_forecast_restart(make_client):

@@ -61,3 +61,33 @@ def test_sigterm_finishes_in_flight_requests(server):
     assert set(codes) <= {200, 503, "refused", "closed"}, set(codes)
     # uvicorn re-raises the signal after its graceful shutdown: -SIGTERM is a clean exit here
     assert process.wait(30) in (0, -signal.SIGTERM)
+
+
+def test_swapping_versions_under_load_fails_no_request(server):
+    url, _ = server
+    data = {"close": CLOSES[:300]}
+    options = {"targets": ["close"], "input_size": 20, "horizon": 5, "hidden_size": 4, "epochs": 1}
+    job = httpx.post(url + "/v1/train", json={"name": "stock", "data": data, "options": options}).json()
+    deadline = time.monotonic() + 60
+    while httpx.get(f"{url}/v1/jobs/{job['id']}").json()["status"] != "succeeded":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    stop = time.monotonic() + 3
+    body = {"series": [{"values": CLOSES[i : i + 40]} for i in range(8)]}
+
+    def client_loop():
+        codes = []
+        with httpx.Client(timeout=30) as client:
+            while time.monotonic() < stop:
+                codes.append(client.post(url + "/v1/models/stock/forecast", json=body).status_code)
+        return codes
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(client_loop) for _ in range(6)]
+        swaps = 0
+        while time.monotonic() < stop:
+            version = "v2" if swaps % 2 == 0 else "v1"
+            assert httpx.post(url + "/v1/models/stock/promote", json={"version": version}).status_code == 200
+            swaps += 1
+        codes = [c for f in futures for c in f.result()]
+    assert swaps > 5 and codes and set(codes) == {200}

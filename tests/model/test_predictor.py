@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+
+from model.predictor import Forecasts, conformal_quantiles
+
+
+def test_conformal_quantile_is_the_corrected_order_statistic():
+    residuals = np.arange(1, 11, dtype=float).reshape(10, 1, 1)  # |r| = 1..10
+    q = conformal_quantiles(residuals, levels=[80, 50])
+    # ceil((10 + 1) * 0.8) = 9th smallest; ceil(11 * 0.5) = 6th smallest
+    assert q[80][0, 0] == 9 and q[50][0, 0] == 6
+    assert conformal_quantiles(residuals, levels=[99])[99][0, 0] == 10  # capped at the largest
+
+
+def test_intervals_widen_with_the_level_and_the_window_scale(stock_artifact):
+    p = stock_artifact.predictor
+    calm = np.full((1, 30, 1), 500, np.float32) + np.linspace(0, 3, 30, dtype=np.float32)[None, :, None]
+    wild = calm.copy()
+    wild[0, ::2, 0] += 20  # same level, much larger steps
+    out = p.predict(np.concatenate([calm, wild]), (80, 95))
+    width80 = out.intervals[80][1] - out.intervals[80][0]
+    width95 = out.intervals[95][1] - out.intervals[95][0]
+    assert (width95 >= width80).all()
+    assert (width80[1] > width80[0]).all()  # scaled per window
+
+
+def test_split_gives_each_block_its_own_rows():
+    f = Forecasts(np.arange(12.0).reshape(6, 2, 1), {80: (np.zeros((6, 2, 1)), np.ones((6, 2, 1)))})
+    a, b, c = f.split([1, 3, 2])
+    assert a.mean.shape == (1, 2, 1) and b.mean[0, 0, 0] == 2 and c.mean[-1, -1, 0] == 11
+    assert c.intervals[80][1].shape == (2, 2, 1)
+
+
+def test_classify_returns_probabilities():
+    import copy
+
+    from model.config import TrainConfig
+    from model.datasets import DATASETS
+    from model.train import train
+
+    d = DATASETS["weather-type"]
+    config = copy.deepcopy(d.model)
+    config.hidden_size = 4
+    artifact = train(d.load(), config, TrainConfig(epochs=1), d.time_column)
+    probabilities = artifact.predictor.classify(np.zeros((3, 14, 4), np.float32))
+    assert probabilities.shape == (3, 5)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
+    assert pytest.approx(probabilities[0]) == probabilities[1]
