@@ -1,0 +1,62 @@
+"""What the routes share: app state, the API key check, model lookup and batch submission."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from fastapi import Depends, Request
+
+from service.batcher import BatcherClosed, QueueFull
+from service.errors import Problem
+from service.registry import LoadedModel, ModelUnavailable, UnknownModel
+
+
+def state(request: Request) -> Any:
+    return request.app.state
+
+
+def require_key(request: Request) -> None:
+    """State-changing routes: with an API key configured, Bearer or X-API-Key must match it."""
+    expected = request.app.state.settings.api_key
+    if not expected:
+        return
+    given = request.headers.get("x-api-key") or ""
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        given = auth[7:].strip()
+    if not secrets.compare_digest(given.encode(), expected.encode()):
+        raise Problem(401, "missing or wrong API key: send Authorization: Bearer KEY or X-API-Key: KEY",
+                      headers={"WWW-Authenticate": "Bearer"})
+
+
+Auth = Depends(require_key)
+
+
+def needs_key(method: str, path: str) -> bool:
+    """The state-changing routes: everything but reading and the forecast family."""
+    return method.lower() in ("post", "put", "patch", "delete") and not path.endswith(
+        ("/forecast", "/classify", "/evaluate"))
+
+
+async def get_model(request: Request, name: str, version: str | None = None) -> LoadedModel:
+    try:
+        return await state(request).registry.get_version(name, version)  # type: ignore[no-any-return]
+    except UnknownModel as exc:
+        raise Problem(404, str(exc)) from exc
+    except ModelUnavailable as exc:
+        raise Problem(503, str(exc), headers={"Retry-After": "60"}) from exc
+
+
+async def submit(request: Request, name: str, version: str | None,
+                 items: list[Any]) -> tuple[LoadedModel, list[Any]]:
+    """Queue items on the model's batcher; a swap in between retries on the new version once."""
+    for _ in range(2):
+        loaded = await get_model(request, name, version)
+        try:
+            return loaded, await loaded.batcher.submit(items)
+        except QueueFull as exc:
+            raise Problem(503, f"overloaded: {exc}; retry shortly", headers={"Retry-After": "1"}) from exc
+        except BatcherClosed:
+            continue
+    raise Problem(503, "the server is shutting down", headers={"Retry-After": "5"})

@@ -1,0 +1,40 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from service.deps import state
+from service.errors import problem_response
+from service.telemetry import Telemetry
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health/live")
+async def live() -> dict[str, str]:
+    return {"status": "alive"}
+
+
+@router.get("/health/ready", responses={503: {"description": "models not loaded yet"}})
+async def ready(request: Request) -> Response:
+    if not state(request).ready:
+        return problem_response(request, 503, "models are still loading", headers={"Retry-After": "1"})
+    return Response(json.dumps({"status": "ready", "models": sorted(state(request).registry.models)}),
+                    media_type="application/json")
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    app_state = state(request)
+    telemetry: Telemetry = app_state.telemetry
+    if getattr(app_state, "registry", None):
+        telemetry.models_loaded.set(len(app_state.registry.models))
+        for name, loaded in app_state.registry.models.items():
+            telemetry.queue_depth.labels(name).set(loaded.batcher.depth)
+        for status, count in app_state.jobs.counts().items():
+            telemetry.jobs.labels(status).set(count)
+    return Response(generate_latest(telemetry.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,72 @@
+"""Model management: list, card, promote (and roll back), delete a version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from model import store
+from service.deps import Auth, state
+from service.errors import Problem
+from service.registry import Registry
+from service.schemas import ModelCard, ModelSummary, PromoteRequest
+
+router = APIRouter(tags=["models"])
+
+
+def summary(registry: Registry, name: str) -> dict[str, Any]:
+    loaded = registry.models.get(name)
+    live = loaded.version if loaded else store.live_version(registry.root, name)
+    out: dict[str, Any] = {"name": name, "live_version": live, "available": loaded is not None,
+                           "reason": registry.errors.get(name)}
+    if loaded:
+        m = loaded.manifest
+        out.update(task=m["task"], input_size=m["input_size"], horizon=m["horizon"], targets=m["targets"],
+                   covariates=m["covariates"])
+    return out
+
+
+@router.get("/v1/models")
+async def list_models(request: Request) -> list[ModelSummary]:
+    registry: Registry = state(request).registry
+    names = sorted(set(registry.names()) | set(registry.models) | set(registry.errors))
+    return [ModelSummary(**summary(registry, n)) for n in names]
+
+
+@router.get("/v1/models/{name}", responses={404: {"description": "unknown model"}})
+async def model_card(request: Request, name: str) -> ModelCard:
+    registry: Registry = state(request).registry
+    if not store.NAME_PATTERN.match(name) or name not in set(registry.names()) | set(registry.errors):
+        raise Problem(404, f"unknown model {name!r}")
+    loaded = registry.models.get(name)
+    return ModelCard(**summary(registry, name), versions=store.versions(registry.root, name),
+                     manifest=loaded.manifest if loaded else None)
+
+
+@router.post("/v1/models/{name}/promote", dependencies=[Auth],
+             responses={404: {"description": "unknown model or version"}, 401: {"description": "API key needed"},
+                        409: {"description": "the version does not load"}})
+async def promote(request: Request, name: str, body: PromoteRequest) -> ModelSummary:
+    registry: Registry = state(request).registry
+    if not store.NAME_PATTERN.match(name) or body.version not in store.versions(registry.root, name):
+        raise Problem(404, f"model {name!r} has no version {body.version!r}")
+    try:
+        await registry.swap(name, body.version)
+    except Exception as exc:  # noqa: BLE001 - a version that does not load stays unpromoted
+        raise Problem(409, f"version {body.version} does not load: {exc}") from exc
+    store.set_live(registry.root, name, body.version)
+    return ModelSummary(**summary(registry, name))
+
+
+@router.delete("/v1/models/{name}/versions/{version}", dependencies=[Auth], status_code=204,
+               responses={404: {"description": "unknown version"}, 409: {"description": "version is live"}})
+async def delete_version(request: Request, name: str, version: str) -> Response:
+    registry: Registry = state(request).registry
+    if not store.NAME_PATTERN.match(name) or version not in store.versions(registry.root, name):
+        raise Problem(404, f"model {name!r} has no version {version!r}")
+    live = registry.models[name].version if name in registry.models else store.live_version(registry.root, name)
+    if version == live:
+        raise Problem(409, f"version {version} of {name!r} is live: promote another version first")
+    store.delete_version(registry.root, name, version)
+    return Response(status_code=204)

@@ -1,0 +1,89 @@
+"""The hot path: forecast, classify, and evaluate on the caller's series."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter, Body, Query, Request, Response
+
+from model.config import ModelConfig
+from model.evaluate import evaluate_forecaster
+from model.windows import DataError, prepare_series
+from service.deps import get_model, state, submit
+from service.errors import Problem
+from service.forecasting import build_forecasts, build_windows, check_request_size
+from service.schemas import (
+    FORECAST_EXAMPLES,
+    ClassifyRequest,
+    ClassifyResponse,
+    EvaluateRequest,
+    ForecastRequest,
+    ForecastResponse,
+    SeriesClasses,
+)
+from service.settings import Settings
+
+router = APIRouter(tags=["forecast"])
+Version = Annotated[str | None, Query(pattern=r"^v[1-9][0-9]{0,8}$", description="default: live")]
+
+
+@router.post("/v1/models/{name}/forecast", response_model=ForecastResponse,
+             responses={404: {"description": "unknown model"}, 413: {"description": "too many series or points"},
+                        422: {"description": "invalid window"}, 503: {"description": "overloaded"}})
+async def forecast(request: Request, name: str,
+                   body: Annotated[ForecastRequest, Body(openapi_examples=FORECAST_EXAMPLES)],
+                   version: Version = None) -> Response:
+    settings: Settings = state(request).settings
+    check_request_size(body.series, settings.max_series, settings.max_points)
+    loaded = await get_model(request, name, version)
+    items, horizon = build_windows(loaded.artifact.config, body, settings.max_batch_size)
+    loaded, results = await submit(request, name, version, items)
+    payload = {"model": name, "version": loaded.version, "horizon": horizon,
+               "forecasts": build_forecasts(loaded.artifact.config, body, results, horizon)}
+    # json.dumps of plain dicts: re-validating a response model per request costs more than the model.
+    return Response(json.dumps(payload, separators=(",", ":")), media_type="application/json")
+
+
+@router.post("/v1/models/{name}/classify", responses={404: {"description": "unknown model"}})
+async def classify(request: Request, name: str, body: ClassifyRequest, version: Version = None) -> ClassifyResponse:
+    settings: Settings = state(request).settings
+    check_request_size(body.series, settings.max_series, settings.max_points)
+    loaded = await get_model(request, name, version)
+    if loaded.artifact.config.task != "classify":
+        raise Problem(422, f"model {name!r} forecasts; use /v1/models/{name}/forecast")
+    items, _ = build_windows(loaded.artifact.config, body, settings.max_batch_size)
+    loaded, results = await submit(request, name, version, items)
+    classes = loaded.artifact.config.classes
+    out = [SeriesClasses(id=series.id, predicted=classes[int(np.argmax(probabilities))],
+                         probabilities={c: float(p) for c, p in zip(classes, probabilities, strict=True)})
+           for series, probabilities in zip(body.series, np.concatenate(results), strict=True)]
+    return ClassifyResponse(model=name, version=loaded.version, results=out)
+
+
+@router.post("/v1/models/{name}/evaluate", responses={404: {"description": "unknown model"}})
+async def evaluate(request: Request, name: str, body: EvaluateRequest) -> dict[str, Any]:
+    settings: Settings = state(request).settings
+    check_request_size(body.series, settings.max_series, settings.max_points)
+    loaded = await get_model(request, name)
+    config, artifact = loaded.artifact.config, loaded.artifact
+    if config.task == "classify":
+        raise Problem(422, "evaluate takes forecasters; classifiers report their test metrics in the card")
+    scale = np.asarray(artifact.manifest["mase_scale"])
+    results = []
+    for i, series in enumerate(body.series):
+        frame = pd.DataFrame(dict(series.covariates))
+        values = np.asarray(series.values, dtype=np.float64)
+        for j, target in enumerate(config.targets):
+            frame[target] = values if values.ndim == 1 else values[:, j]
+        try:
+            prepared = prepare_series(frame, ModelConfig.from_dict(config.to_dict()))
+            result = await asyncio.get_running_loop().run_in_executor(
+                None, evaluate_forecaster, artifact.predictor, prepared, scale)
+        except (DataError, ValueError) as exc:
+            raise Problem(422, f"series[{i}]: {exc}", [{"field": f"series[{i}]", "reason": str(exc)}]) from exc
+        results.append({"id": series.id, **result})
+    return {"model": name, "version": loaded.version, "results": results}

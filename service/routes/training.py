@@ -1,0 +1,105 @@
+"""Training jobs: start from JSON or a CSV upload, list, get, cancel."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from pydantic import ValidationError
+
+from model.config import ModelConfig
+from model.windows import DataError, prepare_series, split_windows
+from service.deps import Auth, state
+from service.errors import Problem
+from service.jobs import JobStore
+from service.schemas import JobStatus, TrainOptions, TrainRequest
+
+router = APIRouter(tags=["training"])
+MAX_JOB_VALUES = 2_000_000
+
+
+def job_view(request: Request, job: dict[str, Any]) -> JobStatus:
+    return JobStatus(url=str(request.url_for("get_job", job_id=job["id"])),
+                     **{k: v for k, v in job.items() if k in JobStatus.model_fields and k != "url"})
+
+
+def enqueue(request: Request, name: str, options: TrainOptions, payload: dict[str, Any],
+            frame: pd.DataFrame) -> JobStatus:
+    """Check the data against the options now (422 at once), then queue the job."""
+    config = ModelConfig.from_dict(options.model_dump())
+    try:
+        series = prepare_series(frame, config, options.time_column, options.interpolate)
+        split_windows(len(series.values), options.input_size, options.horizon, options.val_fraction,
+                      options.test_fraction)
+    except DataError as exc:
+        raise Problem(422, str(exc), [{"field": "data", "reason": str(exc)}]) from exc
+    app_state = state(request)
+    job_id = app_state.jobs.create(name, {"name": name, "options": options.model_dump(), **payload}, options.epochs)
+    app_state.runner.wake()
+    return job_view(request, app_state.jobs.get(job_id))
+
+
+@router.post("/v1/train", status_code=202, dependencies=[Auth],
+             responses={401: {"description": "API key needed"}, 422: {"description": "unusable data or options"}})
+async def train_json(request: Request, body: TrainRequest, response: Response) -> JobStatus:
+    lengths = {len(v) for v in body.data.values()}
+    if len(lengths) > 1:
+        raise Problem(422, f"data columns differ in length: {sorted(lengths)}")
+    if sum(len(v) for v in body.data.values()) > MAX_JOB_VALUES:
+        raise Problem(413, f"training data over {MAX_JOB_VALUES} values")
+    job = enqueue(request, body.name, body.options, {"data": body.data}, pd.DataFrame(body.data))
+    response.headers["Location"] = job.url
+    return job
+
+
+@router.post("/v1/train/csv", status_code=202, dependencies=[Auth],
+             responses={400: {"description": "malformed CSV"}, 401: {"description": "API key needed"}})
+async def train_csv(
+    request: Request, response: Response,
+    file: Annotated[UploadFile, File(description="CSV with a header row")],
+    name: Annotated[str, Form(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")],
+    options: Annotated[str, Form(description="TrainOptions as JSON")] = "{}",
+) -> JobStatus:
+    try:
+        parsed = TrainOptions.model_validate_json(options)
+    except ValidationError as exc:
+        raise Problem(422, f"options: {exc.errors()[0]['msg']}",
+                      [{"field": "options." + ".".join(map(str, e["loc"])), "reason": e["msg"]}
+                       for e in exc.errors()]) from exc
+    raw = await file.read()
+    try:
+        text = raw.decode("utf-8-sig")  # a BOM from spreadsheet exports is not part of the header
+        frame = pd.read_csv(io.StringIO(text), sep=None, engine="python")
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, csv.Error) as exc:
+        raise Problem(400, f"malformed CSV: {exc}") from exc
+    job = enqueue(request, name, parsed, {"csv": text}, frame)
+    response.headers["Location"] = job.url
+    return job
+
+
+@router.get("/v1/jobs")
+async def list_jobs(request: Request) -> list[JobStatus]:
+    return [job_view(request, j) for j in state(request).jobs.list()]
+
+
+@router.get("/v1/jobs/{job_id}", name="get_job", responses={404: {"description": "unknown job"}})
+async def get_job(request: Request, job_id: str) -> JobStatus:
+    job = state(request).jobs.get(job_id)
+    if job is None:
+        raise Problem(404, f"unknown job {job_id!r}")
+    return job_view(request, job)
+
+
+@router.post("/v1/jobs/{job_id}/cancel", dependencies=[Auth],
+             responses={404: {"description": "unknown job"}, 401: {"description": "API key needed"}})
+async def cancel_job(request: Request, job_id: str) -> JobStatus:
+    jobs: JobStore = state(request).jobs
+    if jobs.get(job_id) is None:
+        raise Problem(404, f"unknown job {job_id!r}")
+    jobs.request_cancel(job_id)
+    job = jobs.get(job_id)
+    assert job is not None
+    return job_view(request, job)
