@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from benchmarks.output import save
 from model.artifact import load_artifact
 from model.cli import PRETRAINED
 
-OUT = Path(__file__).resolve().parent / "out"
 BATCHES = [1, 8, 64, 256, 1024]
 
 
@@ -84,10 +83,7 @@ def main() -> None:
                     lines.append(f"| {device.type} | {threads or '-'} | {model} (L={config.input_size}, "
                                  f"H={config.hidden_size}) | {batch} | {batch / seconds:,.0f} | {seconds * 1000:.3f} | "
                                  f"{gflops:.2f} | {100 * gflops / peak:.1f}% |")
-    report = "Matmul peak measured in the same run: " + "; ".join(peaks) + "\n\n" + "\n".join(lines)
-    OUT.mkdir(exist_ok=True)
-    (OUT / "raw_model.md").write_text(report + "\n")
-    print(report)
+    save("raw_model", "Matmul peak measured in the same run: " + "; ".join(peaks) + "\n\n" + "\n".join(lines))
 
 
 if __name__ == "__main__":

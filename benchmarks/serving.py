@@ -24,10 +24,10 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks.output import OUT, save
 from model.datasets import DATASETS
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "out"
 PORTS = {"service": 8100, "straightforward": 8101, "floor": 8102}
 
 
@@ -192,7 +192,7 @@ def main() -> None:
     SERVER_CPUS, LOAD_CPUS = args.server_cpus, args.load_cpus
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install wrk")
-    OUT.mkdir(parents=True, exist_ok=True)
+    OUT.mkdir(exist_ok=True)
     closes = DATASETS["stock"].load()["close"].tolist()
     env_extra = dict(item.split("=", 1) for item in args.env)
     points = []
@@ -216,8 +216,7 @@ def main() -> None:
     rows = summarize(points)
     (OUT / "serving.json").write_text(json.dumps({"points": points, "rows": rows}, indent=1))
     report = markdown(rows) + "\n\n" + ratios(rows)
-    (OUT / "serving.md").write_text(report + "\n")
-    print(report)
+    save("serving", report)
 
 
 if __name__ == "__main__":

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks.output import save
 from model.datasets import DATASETS
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "out"
 PORT = 8110
 
 
@@ -128,10 +128,7 @@ def main() -> None:
              f"- training job: {status['status']} after {job_seconds:.0f} s, "
              f"epoch {status['epoch']}/{status['epochs']}, "
              f"version {status['version']}; forecast with that version: HTTP {served}"]
-    report = "\n".join(lines)
-    OUT.mkdir(exist_ok=True)
-    (OUT / "soak.md").write_text(report + "\n")
-    print(report)
+    save("soak", "\n".join(lines))
 
 
 if __name__ == "__main__":

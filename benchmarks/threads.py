@@ -14,12 +14,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "out"
+from benchmarks.output import save
 
 PROBE = r"""
 import json, sys, time
 import numpy as np, torch
 torch.set_num_threads(int(sys.argv[1]))
+from benchmarks.output import save
 from model.artifact import load_artifact
 from model.cli import PRETRAINED
 p = load_artifact(PRETRAINED / "stock" / "v1").predictor
@@ -66,10 +67,7 @@ def main() -> None:
             lines.append(f"| {threads} | {'PASSIVE' if passive else 'default'} | {'busy' if busy else 'idle'} | "
                          f"{r['calls']:,} | {r['p50']:.3f} | {r['p99']:.3f} | {r['max']:.1f} | {r['step_p50']:.2f} | "
                          f"{r['step_p99']:.2f} |")
-    report = "\n".join(lines)
-    OUT.mkdir(exist_ok=True)
-    (OUT / "threads.md").write_text(report + "\n")
-    print(report)
+    save("threads", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -14,13 +14,13 @@ import argparse
 import copy
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from benchmarks.output import save
 from model.config import TrainConfig
 from model.datasets import DATASETS
 from model.evaluate import class_windows
@@ -29,8 +29,6 @@ from model.network import GRUNet
 from model.scaling import fit_scaler, scale_inputs, scale_targets
 from model.train import train
 from model.windows import make_windows, prepare_series, split_windows
-
-OUT = Path(__file__).resolve().parent / "out"
 
 
 def training_arrays(name: str) -> tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray, object]:
@@ -133,10 +131,7 @@ def main() -> None:
                 lines.append(f"| {name} | {cell} | {artifact.manifest['epochs_run']} | {seconds:.1f} | "
                              f"{m['model']['mae']:.4g} | {m['model']['rmse']:.4g} | {m['model']['mase']:.3f} | "
                              f"{m['naive']['mase']:.3f} | {m['coverage']['80']:.3f} |")
-    report = "\n".join(lines)
-    OUT.mkdir(exist_ok=True)
-    (OUT / "training.md").write_text(report + "\n")
-    print(report)
+    save("training", "\n".join(lines))
 
 
 if __name__ == "__main__":
