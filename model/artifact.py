@@ -23,7 +23,9 @@ from model.config import ModelConfig
 from model.network import GRUNet
 from model.predictor import Predictor
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Version 1 (the first landing): per-window scaling, a naive base and no linear skip, always.
+READABLE = {1: {"scaling": "window", "base": "naive", "linear_skip": False}, 2: {}}
 MANIFEST = "manifest.json"
 WEIGHTS = "weights.safetensors"
 
@@ -89,7 +91,7 @@ def save_artifact(artifact: Artifact, path: Path) -> None:
         manifest = dict(artifact.manifest)
         manifest["weights_sha256"] = hashlib.sha256((tmp / WEIGHTS).read_bytes()).hexdigest()
         with open(tmp / MANIFEST, "w") as out:
-            json.dump(manifest, out, indent=2)
+            json.dump(manifest, out, indent=2, allow_nan=False)  # NaN is not JSON: fail here, not on load
             out.flush()
             os.fsync(out.fileno())
         with open(tmp / WEIGHTS, "rb") as weights:
@@ -112,9 +114,9 @@ def load_artifact(path: Path, device: torch.device | str = "cpu") -> Artifact:
         raise ArtifactError(f"{path}: no {MANIFEST}") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ArtifactError(f"{path}: {MANIFEST} is not valid JSON ({exc})") from exc
-    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+    if not isinstance(manifest, dict) or manifest.get("format_version") not in READABLE:
         found = manifest.get("format_version") if isinstance(manifest, dict) else None
-        raise ArtifactError(f"{path}: unknown format version {found!r}; this build reads {FORMAT_VERSION}")
+        raise ArtifactError(f"{path}: unknown format version {found!r}; this build reads {sorted(READABLE)}")
     weights_path = path / WEIGHTS
     try:
         raw = weights_path.read_bytes()
@@ -123,7 +125,7 @@ def load_artifact(path: Path, device: torch.device | str = "cpu") -> Artifact:
     if hashlib.sha256(raw).hexdigest() != manifest.get("weights_sha256"):
         raise ArtifactError(f"{path}: {WEIGHTS} does not match the checksum in the manifest (tampered or truncated)")
     try:
-        config = ModelConfig.from_dict(manifest["config"])
+        config = ModelConfig.from_dict({**manifest["config"], **READABLE[manifest["format_version"]]})
         net = GRUNet(config)
         # safetensors holds raw tensors only: loading can never run code (no pickle).
         state = safetensors.torch.load(raw)

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from model import store
 from model.artifact import ArtifactError, load_artifact, save_artifact
+from model.backtest import backtest, format_backtest
 from model.config import ModelConfig, TrainConfig
 from model.datasets import DATASETS
 from model.evaluate import evaluate_classifier, evaluate_forecaster
@@ -32,16 +33,16 @@ PRETRAINED = Path(str(resources.files("model").joinpath("pretrained")))
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per config field, same name with dashes: --input-size, --hidden-size, --epochs ..."""
     model_fields = {"task", "input_size", "horizon", "hidden_size", "num_layers", "dropout", "cell",
-                    "frequency", "season_length"}
+                    "frequency", "season_length", "scaling", "base", "linear_skip"}
     for cls, names in ((ModelConfig, model_fields), (TrainConfig, None)):
         for f in fields(cls):
             if names is not None and f.name not in names:
                 continue
             flag = "--" + f.name.replace("_", "-")
-            if f.type == "bool":
-                parser.add_argument(flag, action="store_true", default=None)
+            if f.type == "bool":  # --interpolate / --no-interpolate, --linear-skip / --no-linear-skip
+                parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
             else:
-                kind = {"int": int, "float": float}.get(str(f.type), str)
+                kind = {"int": int, "float": float, "int | None": int}.get(str(f.type), str)
                 parser.add_argument(flag, type=kind, default=None)
 
 
@@ -71,21 +72,27 @@ def _format_metrics(manifest_metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def command_train(args: argparse.Namespace) -> int:
+def _training_input(args: argparse.Namespace) -> tuple[pd.DataFrame, str | None, ModelConfig, TrainConfig, str]:
+    """--dataset NAME, or --csv FILE --target COLUMN: the frame, time column, configs and default name."""
     if args.dataset:
         dataset = DATASETS[args.dataset]
-        frame, time_column = dataset.load(), dataset.time_column
         config = ModelConfig.from_dict({**dataset.model.to_dict(), **_overrides(args, ModelConfig)})
         train_config = TrainConfig(**{**dataset.training.to_dict(), **_overrides(args, TrainConfig)})
-        name = args.name or dataset.name
-    else:
-        if not args.csv or not args.target:
-            print("give --dataset NAME, or --csv FILE with --target COLUMN", file=sys.stderr)
-            return 2
-        frame, time_column = pd.read_csv(args.csv), args.time_column
-        config = ModelConfig(targets=args.target, covariates=args.covariates or [], **_overrides(args, ModelConfig))
-        train_config = TrainConfig(**_overrides(args, TrainConfig))
-        name = args.name or Path(args.csv).stem
+        return dataset.load(), dataset.time_column, config, train_config, dataset.name
+    if not args.csv or not args.target:
+        raise DataError("give --dataset NAME, or --csv FILE with --target COLUMN")
+    config = ModelConfig(targets=args.target, covariates=args.covariates or [], **_overrides(args, ModelConfig))
+    return pd.read_csv(args.csv), args.time_column, config, TrainConfig(**_overrides(args, TrainConfig)), \
+        Path(args.csv).stem
+
+
+def command_train(args: argparse.Namespace) -> int:
+    try:
+        frame, time_column, config, train_config, default_name = _training_input(args)
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    name = args.name or default_name
     bar, update = _progress_bar(train_config.epochs)
     try:
         artifact = train(frame, config, train_config, time_column, progress=update)
@@ -125,6 +132,22 @@ def command_evaluate(args: argparse.Namespace) -> int:
     else:
         result = evaluate_forecaster(artifact.predictor, series, artifact.manifest["mase_scale"])
     print(_format_metrics(result) if not args.json else json.dumps(result, indent=2))
+    return 0
+
+
+def command_backtest(args: argparse.Namespace) -> int:
+    try:
+        frame, time_column, config, train_config, _ = _training_input(args)
+        bar, update = _progress_bar(train_config.epochs)
+        try:
+            result = backtest(frame, config, train_config, time_column, statistical=not args.no_stats,
+                              progress=update)
+        finally:
+            bar.close()
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2) if args.json else format_backtest(result))
     return 0
 
 
@@ -169,6 +192,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", default="models", help="model store directory (default: ./models)")
     _add_config_flags(p)
     p.set_defaults(run=command_train)
+
+    p = commands.add_parser("backtest", help="train on the first part of a series, score non-overlapping test "
+                            "windows beside naive, seasonal naive, AutoETS and AutoARIMA (the bench extra)")
+    p.add_argument("--dataset", choices=sorted(DATASETS))
+    p.add_argument("--csv", help="a CSV file with a header row")
+    p.add_argument("--target", action="append", help="column to forecast (repeat for several)")
+    p.add_argument("--covariates", nargs="*", help="extra input columns")
+    p.add_argument("--time-column", help="timestamps column (default: row order)")
+    p.add_argument("--no-stats", action="store_true", help="skip AutoETS and AutoARIMA even when installed")
+    p.add_argument("--json", action="store_true")
+    _add_config_flags(p)
+    p.set_defaults(run=command_backtest)
 
     p = commands.add_parser("evaluate", help="show a saved model's test metrics, or evaluate it on a CSV")
     p.add_argument("--name", required=True)

@@ -8,6 +8,8 @@ from typing import Any, Literal
 Task = Literal["forecast", "classify"]
 Cell = Literal["fused", "seed"]
 Optimizer = Literal["adam", "sgd"]
+Scaling = Literal["auto", "window", "robust", "standard"]
+Base = Literal["auto", "naive", "seasonal"]
 
 
 @dataclass
@@ -23,7 +25,16 @@ class ModelConfig:
     cell: Cell = "fused"  # "fused": torch nn.GRU; "seed": the seed's four equations, written out
     classes: list[str] = field(default_factory=list)  # class names, classification only
     frequency: str | None = None  # pandas offset alias of the time index ("D", "B"), None for sample numbers
-    season_length: int = 1  # period of the seasonal-naive baseline, in steps
+    # Period in steps. None: from the frequency (h -> 24, D -> 7, ...) or detected on the training part.
+    season_length: int | None = None
+    # How windows are scaled (model/scaling.py); "auto" picks one on validation. Saved resolved.
+    scaling: Scaling = "auto"
+    # What the network corrects: the naive or the seasonal-naive forecast; "auto" picks the better on
+    # validation. The untrained model IS that forecast, so training can only keep what beats it.
+    base: Base = "auto"
+    # A linear map from the scaled window straight to the output beside the GRU (LSTNet's
+    # autoregressive component), started from a ridge fit: smooth seasonal series need it.
+    linear_skip: bool = True
 
     @property
     def features(self) -> list[str]:
@@ -47,14 +58,20 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = 30  # upper bound; early stopping may end sooner
+    epochs: int = 30  # upper bound; early stopping may end sooner. Validation runs once per epoch.
     batch_size: int = 64
     lr: float = 0.001
     optimizer: Optimizer = "adam"
+    # Most optimizer steps in all. Below epochs x (windows / batch_size) every "epoch" becomes
+    # max_steps / epochs steps of windows sampled from the whole training part: a 100,000-point
+    # series trains in minutes, and small data keeps its 30 full epochs. 0: no limit.
+    max_steps: int = 1500
     patience: int = 5  # epochs without validation improvement before stopping
     clip_norm: float = 1.0  # gradient-norm clipping; 0 disables
     seed: int = 0  # makes a CPU run repeat exactly
-    val_fraction: float = 0.15  # chronological: train | validation | test
+    # Chronological: train | validation (early stopping) | calibration (intervals) | test.
+    val_fraction: float = 0.1
+    calibration_fraction: float = 0.1
     test_fraction: float = 0.15
     stride: int = 1  # step between consecutive training windows (ECG at 360 Hz uses more)
     device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda"

@@ -31,7 +31,7 @@ DATASETS: dict[str, Dataset] = {
             name="stock",
             file="stock_goog.csv.gz",
             time_column="date",
-            model=ModelConfig(targets=["close"], input_size=30, horizon=5, frequency="B", season_length=5),
+            model=ModelConfig(targets=["close"], input_size=30, horizon=5, frequency="B"),
             description="Google daily close 2004-08-19..2013-03-01 (USD); forecasts the next 5 trading days",
         ),
         Dataset(
@@ -39,17 +39,24 @@ DATASETS: dict[str, Dataset] = {
             file="weather_seattle.csv.gz",
             time_column="date",
             model=ModelConfig(targets=["temp_max"], covariates=["temp_min", "precipitation", "wind"],
-                              input_size=28, horizon=7, frequency="D", season_length=7),
+                              input_size=28, horizon=7, frequency="D"),
             description="Seattle daily maximum temperature 2012-2015 (deg C); forecasts the next 7 days",
         ),
         Dataset(
             name="ecg",
             file="ecg_mitbih208.csv.gz",
             time_column="sample",
-            # 360 Hz: 0.5 s of history -> the next 50 ms; seasonal baseline one beat (~0.8 s) back.
-            model=ModelConfig(targets=["mv"], input_size=180, horizon=18, season_length=288),
-            training=TrainConfig(stride=6, epochs=15),
+            # 360 Hz: 0.5 s of history -> the next 50 ms. No frequency: the season is detected (record
+            # 208's beats are irregular, so none is found and seasonal naive is naive).
+            model=ModelConfig(targets=["mv"], input_size=180, horizon=18),
             description="MIT-BIH record 208 lead MLII, 5 min at 360 Hz (mV); forecasts the next 18 samples",
+        ),
+        Dataset(
+            name="sf-temps",
+            file="temps_sf_hourly.csv.gz",
+            time_column="date",
+            model=ModelConfig(targets=["temp"], input_size=168, horizon=24, frequency="h"),
+            description="San Francisco hourly temperature 2010 (deg F); forecasts the next 24 hours from the last week",
         ),
         Dataset(
             name="weather-type",

@@ -23,18 +23,22 @@ def forecast_windows(
 
 
 def evaluate_forecaster(
-    predictor: Predictor, series: Series, mase_scale: np.ndarray, starts: slice | None = None, batch: int = 1024
+    predictor: Predictor, series: Series, mase_scale: np.ndarray, starts: slice | None = None, batch: int = 1024,
+    stride: int = 1,
 ) -> dict[str, Any]:
+    """Metrics beside naive and seasonal naive on the windows starting in starts, every stride-th
+    (stride = horizon: non-overlapping windows, as a backtest counts them)."""
     config = predictor.config
     n_targets = len(config.targets)
     x, y, rows = forecast_windows(series, config.input_size, config.horizon, starts)
+    x, y, rows = x[::stride], y[::stride], rows[::stride]
     actual = y[:, :, :n_targets]
     parts = [predictor.forecast_array(x[i : i + batch]) for i in range(0, len(x), batch)]
     forecast = np.concatenate([p[0] for p in parts])
-    scale = np.concatenate([p[1] for p in parts])
+    volatility = np.concatenate([p[1] for p in parts])
     naive = metrics.naive_forecast(x[:, :, :n_targets], config.horizon)
     # The seasonal baseline may look further back than the window: read it from the series itself.
-    m = config.season_length
+    m = config.season_length or 1
     back = np.clip(rows[:, None] + config.input_size - m + np.arange(m), 0, None)
     seasonal = metrics.seasonal_naive_forecast(series.values[back][:, :, :n_targets], config.horizon, m)
     result: dict[str, Any] = {
@@ -47,7 +51,7 @@ def evaluate_forecaster(
     if predictor.quantiles:
         coverage = {}
         for level in (80, 95):
-            half = predictor.quantiles[level][None] * scale[:, None, :n_targets]
+            half = predictor.quantiles[level][None] * volatility[:, None, :]
             inside = np.abs(actual - forecast) <= half
             coverage[str(level)] = float(inside.mean())
         result["coverage"] = coverage

@@ -6,6 +6,7 @@ import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -32,6 +33,28 @@ Progress = Callable[[EpochReport], None]
 CancelCheck = Callable[[], bool]
 
 
+class TrainingSet(Protocol):
+    """Training windows that build their batches on demand (targets may be too big to hold at once)."""
+
+    def __len__(self) -> int: ...
+
+    def batch(self, rows: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+class ArrayWindows:
+    """Scaled inputs (N, L, F) and targets (N, H, T), or class indices (N,), held whole."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, task: str = "forecast") -> None:
+        self.x = torch.tensor(x)  # copies: pandas 3 hands out read-only arrays
+        self.y = torch.tensor(y, dtype=torch.long if task == "classify" else torch.float32)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def batch(self, rows: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.x[rows].to(device), self.y[rows].to(device)
+
+
 def choose_device(name: str = "auto") -> torch.device:
     """CUDA when asked for or (with "auto") when present, else the CPU."""
     if name == "auto":
@@ -53,56 +76,101 @@ def _mean_loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: nn.Mod
     return total / max(len(x), 1)
 
 
+@torch.no_grad()
+def _weighted_mae(net: nn.Module, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, batch_size: int) -> float:
+    """mean(|net(x) - y| * weight): with weight = scale / MASE scale, the MASE in units."""
+    net.eval()
+    total = 0.0
+    for start in range(0, len(x), batch_size * 8):
+        end = start + batch_size * 8
+        total += float(((net(x[start:end]) - y[start:end]).abs() * weight[start:end]).sum())
+    return total / max(y.numel(), 1)
+
+
+def plan_steps(n_windows: int, config: TrainConfig) -> tuple[int, int]:
+    """(epochs, steps per epoch): full passes, or max_steps / epochs sampled steps when that is fewer."""
+    full = -(-n_windows // config.batch_size)  # ceil
+    if config.max_steps and config.epochs * full > config.max_steps:
+        return config.epochs, max(1, config.max_steps // config.epochs)
+    return config.epochs, full
+
+
 def fit(
     net: nn.Module,
     task: str,
-    train: tuple[np.ndarray, np.ndarray],
+    train: tuple[np.ndarray, np.ndarray] | TrainingSet,
     val: tuple[np.ndarray, np.ndarray],
     config: TrainConfig,
     progress: Progress | None = None,
     should_cancel: CancelCheck | None = None,
+    val_weight: np.ndarray | None = None,
 ) -> list[EpochReport]:
-    """Train net in place on scaled arrays; the best validation weights are restored at the end."""
+    """Train net in place on scaled arrays; the best validation weights are restored at the end.
+
+    Validation picks the best weights by loss, or with val_weight (shaped like val targets) by the
+    weighted absolute error, the metric the model is judged on (MASE), not the training loss.
+    Training targets of shape (B, P, H, T) train the last P positions of each window at once
+    (GRUNet.positions): forking sequences, P supervised forecasts for one pass through the window.
+    """
     torch.manual_seed(config.seed)
     device = choose_device(config.device)
     net.to(device)
     target_dtype = torch.long if task == "classify" else torch.float32
-    x_train = torch.tensor(train[0], device=device)  # copies: pandas 3 hands out read-only arrays
-    y_train = torch.tensor(train[1], dtype=target_dtype, device=device)
+    windows: TrainingSet = ArrayWindows(*train, task=task) if isinstance(train, tuple) else train
     x_val = torch.tensor(val[0], device=device)
     y_val = torch.tensor(val[1], dtype=target_dtype, device=device)
     loss_fn = _loss_fn(task)
+    if val_weight is not None:
+        weight = torch.tensor(val_weight, dtype=torch.float32, device=device)
+
+        def score() -> float:
+            return _weighted_mae(net, x_val, y_val, weight, config.batch_size)
+    else:
+        def score() -> float:
+            return _mean_loss(net, x_val, y_val, loss_fn, config.batch_size)
+
     optimizer: torch.optim.Optimizer
     if config.optimizer == "sgd":
         optimizer = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=0.9)
     else:
         optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
     generator = torch.Generator().manual_seed(config.seed)
+    epochs, steps = plan_steps(len(windows), config)
+    # Windows come from one shuffled stream: full epochs see every window once; sampled epochs
+    # continue the stream, so every window is seen before any is seen twice.
+    stream = torch.empty(0, dtype=torch.long)
 
-    # A forecaster starts as the naive forecast (zero head), a fair candidate for "best".
-    best_loss = _mean_loss(net, x_val, y_val, loss_fn, config.batch_size) if task == "forecast" else float("inf")
+    # A forecaster starts as its base forecast (zero head) or the ridge fit: a fair candidate for "best".
+    best_loss = score() if task == "forecast" else float("inf")
     best_state = copy.deepcopy(net.state_dict())
     stale = 0
     history: list[EpochReport] = []
-    for epoch in range(1, config.epochs + 1):
+    for epoch in range(1, epochs + 1):
         started = time.perf_counter()
         net.train()
-        order = torch.randperm(len(x_train), generator=generator).to(device)
+        needed = steps * config.batch_size
+        if needed >= len(windows):  # a full epoch: exactly one pass
+            order = torch.randperm(len(windows), generator=generator)
+        else:
+            while len(stream) < needed:
+                stream = torch.cat([stream, torch.randperm(len(windows), generator=generator)])
+            order, stream = stream[:needed], stream[needed:]
         total = 0.0
         for start in range(0, len(order), config.batch_size):
             if should_cancel is not None and should_cancel():
                 raise Cancelled(f"cancelled during epoch {epoch}")
-            batch = order[start : start + config.batch_size]
+            xb, yb = windows.batch(order[start : start + config.batch_size], device)
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(net(x_train[batch]), y_train[batch])
+            out = net.positions(xb, yb.shape[1]) if yb.dim() == 4 else net(xb)  # type: ignore[operator]
+            loss = loss_fn(out, yb)
             loss.backward()
             if config.clip_norm > 0:
                 nn.utils.clip_grad_norm_(net.parameters(), config.clip_norm)
             optimizer.step()
-            total += float(loss.detach()) * len(batch)
+            total += float(loss.detach()) * len(xb)
         trained = time.perf_counter()
-        val_loss = _mean_loss(net, x_val, y_val, loss_fn, config.batch_size)
-        report = EpochReport(epoch, config.epochs, total / len(order), val_loss, time.perf_counter() - started,
+        val_loss = score()
+        report = EpochReport(epoch, epochs, total / len(order), val_loss, time.perf_counter() - started,
                              trained - started)
         history.append(report)
         if progress is not None:
@@ -112,7 +180,9 @@ def fit(
             best_state = copy.deepcopy(net.state_dict())
         else:
             stale += 1
-            if config.patience and stale >= config.patience:
+            # Not before a third of the epochs: a model that has barely left its base is often
+            # worse on validation for a while before it gets better (LESSONS.md: early stopping).
+            if config.patience and stale >= config.patience and epoch >= epochs // 3:
                 break
     net.load_state_dict(best_state)
     net.eval()

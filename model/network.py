@@ -62,11 +62,17 @@ class GRUNet(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         out = len(config.classes) if config.task == "classify" else config.horizon * len(config.targets)
         self.head = nn.Linear(config.hidden_size, out)
+        # The network forecasts a correction to its base (naive or seasonal naive, model/predictor.py):
+        # zero head and zero skip ARE the base, so training starts there and early stopping can only
+        # keep what beats it. model/train.py then starts the skip from a ridge fit.
+        self.skip: nn.Linear | None = None
         if config.task == "forecast":
-            # Inputs are scaled relative to the window's last value, so a zero head is the naive
-            # forecast: training starts from naive and early stopping can only keep what beats it.
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
+            if config.linear_skip:
+                self.skip = nn.Linear(config.input_size * n_features, out)
+                nn.init.zeros_(self.skip.weight)
+                nn.init.zeros_(self.skip.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # (B, L, F) -> (B, H, T) for forecasts, (B, C) for classes
@@ -77,4 +83,22 @@ class GRUNet(nn.Module):
         out: torch.Tensor = self.head(last)  # (B, H*T) or (B, C)
         if self.config.task == "classify":
             return out
+        if self.skip is not None:
+            out = out + self.skip(x.flatten(1))  # (B, L*F) -> (B, H*T)
         return out.view(x.shape[0], self.config.horizon, len(self.config.targets))
+
+    def positions(self, x: torch.Tensor, count: int) -> torch.Tensor:
+        """Forecasts from each of the last `count` positions: (B, L, F) -> (B, count, H, T).
+
+        Training only (forking sequences, Wen et al. 2017, MQ-RNN): position t forecasts the H steps
+        after t from the state at t, so one pass through a window trains count forecasts. The last
+        position is exactly forward(x).
+        """
+        states = self.body(x)
+        if isinstance(states, tuple):
+            states = states[0]
+        out = self.head(self.dropout(states[:, -count:]))  # (B, count, hidden) -> (B, count, H*T)
+        if self.skip is not None:
+            out = torch.cat([out[:, :-1], out[:, -1:] + self.skip(x.flatten(1))[:, None]], dim=1)
+        positions: torch.Tensor = out.view(x.shape[0], count, self.config.horizon, len(self.config.targets))
+        return positions

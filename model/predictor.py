@@ -10,7 +10,7 @@ import torch
 
 from model.config import ModelConfig
 from model.network import GRUNet
-from model.scaling import scale_inputs, unscale_targets
+from model.scaling import scale_inputs, volatility
 
 # Interval levels (percent) whose conformal quantiles every forecaster stores.
 INTERVAL_LEVELS = [50, 80, 90, 95, 99]
@@ -38,30 +38,36 @@ class Predictor:
     quantiles: dict[int, np.ndarray] = field(default_factory=dict)  # level -> (H, T) |residual| in model units
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
-    def forward(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, L, F) raw -> model output in model units (N, H, T) or logits (N, C), and scales (N, F)."""
-        scaled, loc, scale = scale_inputs(windows, self.scaler)
+    def base(self, windows: np.ndarray) -> np.ndarray:
+        """(N, L, F) raw -> (N, H, T): the forecast the network corrects, naive or seasonal naive."""
+        return base_forecast(windows[:, :, : len(self.config.targets)], self.config)
+
+    def network_output(self, scaled: np.ndarray) -> np.ndarray:
+        """(N, L, F) scaled -> (N, H, T) correction in scale units, or (N, C) logits."""
         with torch.inference_mode():
             out = self.net(torch.from_numpy(scaled).to(self.device))  # one host->device copy per batch
-        return out.float().cpu().numpy(), np.stack([loc, scale])
+        return np.asarray(out.float().cpu().numpy())
 
     def forecast_array(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, L, F) -> forecasts (N, H, T) in units, and the per-window scale (N, F)."""
-        out, (loc, scale) = self.forward(windows)
-        return unscale_targets(out, loc, scale), scale
+        """(N, L, F) -> forecasts (N, H, T) in units, and each window's volatility (N, T)."""
+        n = len(self.config.targets)
+        scaled, _, scale = scale_inputs(windows, self.scaler)
+        mean = np.asarray(self.base(windows) + self.network_output(scaled) * scale[:, None, :n])
+        return mean, volatility(windows[:, :, :n], self.scaler)
 
     def predict(self, windows: np.ndarray, levels: tuple[int, ...] = ()) -> Forecasts:
         """One forward pass for (N, L, F) raw windows: means and interval bounds, each (N, H, T)."""
-        mean, scale = self.forecast_array(windows.astype(np.float32, copy=False))
+        mean, vol = self.forecast_array(windows.astype(np.float32, copy=False))
         bands = {}
         for level in levels:
-            half = self.quantiles[level][None] * scale[:, None, : mean.shape[2]]  # (N, H, T), per-window scale
+            # Normalized conformal: a calm window gets a narrow band, a wild one a wide band.
+            half = self.quantiles[level][None] * vol[:, None, :]  # (N, H, T)
             bands[level] = (mean - half, mean + half)
         return Forecasts(mean=mean, intervals=bands)
 
     def classify(self, windows: np.ndarray) -> np.ndarray:
         """One forward pass for (N, L, F) raw windows: class probabilities (N, C)."""
-        logits, _ = self.forward(windows.astype(np.float32, copy=False))
+        logits = self.network_output(scale_inputs(windows.astype(np.float32, copy=False), self.scaler)[0])
         return torch.softmax(torch.from_numpy(logits), dim=1).numpy()
 
     def to(self, device: torch.device) -> Predictor:
@@ -70,8 +76,17 @@ class Predictor:
         return self
 
 
+def base_forecast(history: np.ndarray, config: ModelConfig) -> np.ndarray:
+    """(N, L, T) -> (N, H, T): the last value repeated, or the value one season earlier."""
+    m = config.season_length or 1
+    if config.base == "seasonal" and 1 < m <= history.shape[1]:
+        steps = history.shape[1] - m + (np.arange(config.horizon) % m)
+        return np.asarray(history[:, steps, :])
+    return np.repeat(history[:, -1:, :], config.horizon, axis=1)
+
+
 def conformal_quantiles(residuals: np.ndarray, levels: list[int] = INTERVAL_LEVELS) -> dict[int, np.ndarray]:
-    """Split-conformal half-widths per horizon step and target from |residuals| (N, H, T)."""
+    """Split-conformal half-widths per horizon step and target from |residuals| / volatility (N, H, T)."""
     n = len(residuals)
     ordered = np.sort(np.abs(residuals), axis=0)
     out = {}

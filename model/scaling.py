@@ -1,8 +1,15 @@
-"""Scaling of windows: per-window for forecasts (prices leave their training range), standard for classes.
+"""Scaling of windows: per-window, robust per-window or global, chosen per model on validation.
 
-Forecast inputs are centred on the window's last value and divided by the window's own mean
-absolute step, floored by a tenth of the training part's (the only fitted value, so flat windows
-do not blow up). A stock model trained on 2004-2010 then sees 2013 prices on the same scale.
+- "window": centred on the window's last value, divided by its mean absolute step. Level-free, so
+  a stock model trained on 2004-2010 sees 2013 prices on the same scale.
+- "robust": centred on the window's median, divided by its interquartile range. Level-free too,
+  but a spike (an ECG's QRS complex) does not blow up the scale of its window.
+- "standard": the training part's mean and standard deviation. The same scale for every window, so
+  the loss weighs calm and wild windows alike (smooth seasonal series and stationary waveforms).
+
+The forecast itself is `base + network output * scale`, where base is naive or seasonal naive
+(model/predictor.py): the location only moves the inputs. Per-window scales are floored by a tenth
+of the training part's mean absolute step, so flat windows do not blow up.
 """
 
 from __future__ import annotations
@@ -11,43 +18,44 @@ from typing import Any
 
 import numpy as np
 
-from model.config import ModelConfig
+SCALINGS = ("window", "robust", "standard")
 
 
-def fit_scaler(train_values: np.ndarray, config: ModelConfig) -> dict[str, Any]:
+def fit_scaler(train_values: np.ndarray, kind: str) -> dict[str, Any]:
     """Fit on the training rows only (T_train, F)."""
-    if config.task == "classify":
-        std = train_values.std(axis=0)
-        return {
-            "kind": "standard",
-            "mean": train_values.mean(axis=0).tolist(),
-            "std": np.where(std > 0, std, 1.0).tolist(),
-        }
-    steps = np.abs(np.diff(train_values, axis=0)).mean(axis=0)
-    floor = np.where(steps > 0, steps * 0.1, 1e-6)
-    return {"kind": "window", "floor": floor.tolist()}
+    if kind not in SCALINGS:
+        raise ValueError(f"unknown scaling {kind!r}; choose from {SCALINGS}")
+    std = train_values.std(axis=0)
+    steps = np.abs(np.diff(train_values, axis=0)).mean(axis=0) if len(train_values) > 1 else np.zeros_like(std)
+    return {
+        "kind": kind,
+        "mean": train_values.mean(axis=0).tolist(),
+        "std": np.where(std > 0, std, 1.0).tolist(),
+        "floor": np.where(steps > 0, steps * 0.1, 1e-6).tolist(),
+    }
+
+
+def volatility(windows: np.ndarray, scaler: dict[str, Any]) -> np.ndarray:
+    """(N, L, F) -> (N, F): each window's mean absolute step, floored; intervals scale with it."""
+    floor = np.asarray(scaler["floor"], np.float32)[: windows.shape[2]]
+    if windows.shape[1] < 2:
+        return np.broadcast_to(floor, (len(windows), windows.shape[2])).astype(np.float32)
+    steps = np.abs(np.diff(windows, axis=1)).mean(axis=1)
+    return np.asarray(np.maximum(steps, floor), dtype=np.float32)
 
 
 def scale_inputs(windows: np.ndarray, scaler: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(N, L, F) -> scaled (N, L, F), location (N, F), scale (N, F)."""
-    if scaler["kind"] == "standard":
-        loc = np.broadcast_to(np.asarray(scaler["mean"], np.float32), (len(windows), windows.shape[2]))
-        scale = np.broadcast_to(np.asarray(scaler["std"], np.float32), loc.shape)
-    else:
+    kind = scaler["kind"]
+    n, features = len(windows), windows.shape[2]
+    if kind == "standard":
+        loc = np.broadcast_to(np.asarray(scaler["mean"], np.float32), (n, features))
+        scale = np.broadcast_to(np.asarray(scaler["std"], np.float32), (n, features))
+    elif kind == "robust":
+        q25, loc, q75 = np.percentile(windows, [25, 50, 75], axis=1)
+        scale = np.maximum(q75 - q25, np.asarray(scaler["floor"], np.float32))
+    else:  # "window"
         loc = windows[:, -1, :]
-        steps = np.abs(np.diff(windows, axis=1)).mean(axis=1) if windows.shape[1] > 1 else np.zeros_like(loc)
-        scale = np.maximum(steps, np.asarray(scaler["floor"], np.float32))
+        scale = volatility(windows, scaler)
     scaled = (windows - loc[:, None, :]) / scale[:, None, :]
-    return scaled.astype(np.float32), loc.astype(np.float32), scale.astype(np.float32)
-
-
-def scale_targets(targets: np.ndarray, loc: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """(N, H, T) in units -> model units, T being the first T features."""
-    n = targets.shape[2]
-    return np.asarray((targets - loc[:, None, :n]) / scale[:, None, :n], dtype=np.float32)
-
-
-def unscale_targets(outputs: np.ndarray, loc: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """(N, H, T) in model units -> units."""
-    n = outputs.shape[2]
-    return np.asarray(outputs * scale[:, None, :n] + loc[:, None, :n])
+    return scaled.astype(np.float32), np.asarray(loc, np.float32), np.asarray(scale, np.float32)

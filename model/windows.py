@@ -139,33 +139,34 @@ def make_windows(values: np.ndarray, input_size: int, horizon: int, stride: int 
 @dataclass
 class Split:
     train: slice  # window start positions (row numbers of each window's first input)
-    val: slice
+    val: slice  # early stopping and the choices made on validation
+    calibration: slice  # interval widths only: nothing else has seen it (empty when its fraction is 0)
     test: slice
     train_rows: int  # rows the scaler may see: the training part only
 
 
-def split_windows(n_rows: int, input_size: int, horizon: int, val_fraction: float, test_fraction: float) -> Split:
+def split_windows(n_rows: int, input_size: int, horizon: int, val_fraction: float, test_fraction: float,
+                  calibration_fraction: float = 0.0) -> Split:
     """Chronological split: a window belongs to the part that holds all of its horizon."""
     n_test = int(round(n_rows * test_fraction))
+    n_cal = int(round(n_rows * calibration_fraction))
     n_val = int(round(n_rows * val_fraction))
-    train_rows = n_rows - n_test - n_val
-    # Window starting at s forecasts rows [s + input_size, s + input_size + horizon).
-    last_train = train_rows - input_size - horizon  # last start whose horizon ends inside train
-    val_first, val_last = train_rows - input_size, train_rows + n_val - input_size - horizon
-    test_first, test_last = train_rows + n_val - input_size, n_rows - input_size - horizon
-    parts = {"training": last_train + 1, "validation": val_last - val_first + 1, "test": test_last - test_first + 1}
-    if test_fraction == 0:
-        parts.pop("test")
-    short = [name for name, count in parts.items() if count < 1]
-    if short:
-        need = int(np.ceil((input_size + horizon) / max(min(val_fraction, test_fraction or 1), 0.01)))
-        raise DataError(
-            f"{n_rows} rows leave no {short[0]} window for input_size {input_size} + horizon {horizon}; "
-            f"give about {need} rows or more, or a smaller input_size"
-        )
-    return Split(
-        train=slice(0, last_train + 1),
-        val=slice(val_first, val_last + 1),
-        test=slice(test_first, max(test_last + 1, test_first)),
-        train_rows=train_rows,
-    )
+    train_rows = n_rows - n_test - n_cal - n_val
+    # A part of rows [first, end) holds the windows whose horizon lies inside it: a window starting
+    # at s forecasts rows [s + input_size, s + input_size + horizon).
+    bounds = np.cumsum([0, train_rows, n_val, n_cal, n_test])
+    names = ["training", "validation", "calibration", "test"]
+    slices = []
+    for name, first, end in zip(names, bounds[:-1], bounds[1:], strict=True):
+        lo = max(int(first) - input_size, 0)
+        hi = int(end) - input_size - horizon  # last start whose horizon ends inside the part
+        slices.append(slice(lo, max(hi + 1, lo)))
+        required = not (name == "test" and test_fraction == 0) and not (name == "calibration" and n_cal == 0)
+        if required and hi < lo:
+            smallest = min(f for f in (val_fraction, test_fraction, calibration_fraction) if f > 0) or 1
+            need = int(np.ceil((input_size + horizon) / max(smallest, 0.01)))
+            raise DataError(
+                f"{n_rows} rows leave no {name} window for input_size {input_size} + horizon {horizon}; "
+                f"give about {need} rows or more, or a smaller input_size"
+            )
+    return Split(train=slices[0], val=slices[1], calibration=slices[2], test=slices[3], train_rows=train_rows)

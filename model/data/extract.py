@@ -42,6 +42,10 @@ def extract(wheel_dir: Path) -> None:
     seattle["date"] = pd.to_datetime(seattle["date"]).dt.strftime("%Y-%m-%d")
     _write(seattle, "weather_seattle.csv.gz")
 
+    sf = pd.read_csv(io.BytesIO(_member(wheel_dir, "vega_datasets", "vega_datasets/_data/sf-temps.csv")))
+    sf["date"] = pd.to_datetime(sf["date"], format="%Y/%m/%d %H:%M:%S").dt.strftime("%Y-%m-%dT%H:%M:%S")
+    _write(sf[["date", "temp"]], "temps_sf_hourly.csv.gz")
+
     # As scipy 1.11's scipy.misc.electrocardiogram(): an .npz of raw ADC counts, (x - 1024) / 200 mV.
     raw = _member(wheel_dir, "scipy", "scipy/misc/ecg.dat")
     with np.load(io.BytesIO(raw)) as npz:

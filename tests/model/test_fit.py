@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from model.config import ModelConfig, TrainConfig
-from model.fit import Cancelled, fit
+from model.fit import Cancelled, fit, plan_steps
 from model.network import GRUNet
 
 
@@ -63,3 +63,24 @@ def test_early_stopping_restores_the_best_weights():
     with torch.no_grad():
         restored = float(loss(net(x_val), y_val))
     assert restored == pytest.approx(min([initial] + [r.val_loss for r in reports]), rel=1e-5)
+
+
+def test_plan_steps_keeps_full_epochs_on_small_data_and_samples_on_large():
+    assert plan_steps(640, TrainConfig(epochs=30, batch_size=64, max_steps=1500)) == (30, 10)  # 300 steps: full
+    assert plan_steps(100_000, TrainConfig(epochs=30, batch_size=64, max_steps=1500)) == (30, 50)
+    assert plan_steps(100_000, TrainConfig(epochs=30, batch_size=64, max_steps=0)) == (30, 1563)  # no limit
+
+
+def test_forking_targets_train_every_position_and_the_last_is_the_forecast():
+    train, val = data()
+    x, y = train
+    # (N, P=3, H, T): the last position's target is the plain one; earlier ones are other windows' targets
+    positions = np.stack([np.roll(y, 2, axis=0), np.roll(y, 1, axis=0), y], axis=1)
+    torch.manual_seed(0)
+    net = GRUNet(ModelConfig(input_size=10, horizon=2, hidden_size=8, linear_skip=False))
+    reports = []
+    fit(net, "forecast", (x, positions), val, TrainConfig(epochs=3, lr=0.01), progress=reports.append)
+    assert reports[-1].train_loss < reports[0].train_loss
+    xb = torch.from_numpy(val[0][:4])
+    with torch.no_grad():
+        torch.testing.assert_close(net.positions(xb, 3)[:, -1], net(xb))

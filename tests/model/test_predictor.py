@@ -46,3 +46,14 @@ def test_classify_returns_probabilities():
     assert probabilities.shape == (3, 5)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
     assert pytest.approx(probabilities[0]) == probabilities[1]
+
+
+def test_the_base_is_naive_or_one_season_back():
+    from model.config import ModelConfig
+    from model.predictor import base_forecast
+
+    history = np.arange(12, dtype=np.float32).reshape(1, 12, 1)
+    naive = base_forecast(history, ModelConfig(input_size=12, horizon=5, base="naive", season_length=4))
+    assert naive[0, :, 0].tolist() == [11] * 5
+    seasonal = base_forecast(history, ModelConfig(input_size=12, horizon=5, base="seasonal", season_length=4))
+    assert seasonal[0, :, 0].tolist() == [8, 9, 10, 11, 8]

@@ -1,23 +1,55 @@
 import numpy as np
+import pytest
 
-from model.config import ModelConfig
-from model.scaling import fit_scaler, scale_inputs, scale_targets, unscale_targets
+from model.scaling import SCALINGS, fit_scaler, scale_inputs, volatility
 
 
 def test_scaler_sees_only_what_it_is_given():
     train = np.array([[1.0], [2.0], [4.0]], np.float32)
     everything = np.concatenate([train, [[1000.0]]])
-    assert fit_scaler(train, ModelConfig()) != fit_scaler(everything, ModelConfig())
-    assert fit_scaler(train, ModelConfig())["floor"] == [0.15000000596046448]
+    assert fit_scaler(train, "window") != fit_scaler(everything, "window")
+    scaler = fit_scaler(train, "standard")
+    assert scaler["floor"] == [pytest.approx(0.15)]  # a tenth of the mean absolute step, 1.5
+    assert scaler["mean"] == [pytest.approx(7 / 3)] and scaler["std"] == [pytest.approx(np.std([1, 2, 4]))]
 
 
-def test_window_scaling_is_level_free_and_round_trips():
-    scaler = {"kind": "window", "floor": [1e-3]}
+def test_window_scaling_is_level_free():
+    scaler = fit_scaler(np.array([[1.0], [2.0]], np.float32), "window")
     low = np.array([[[10.0], [11.0], [13.0]]], np.float32)
-    high = low * 10  # the same shape at ten times the price
     s_low, loc, scale = scale_inputs(low, scaler)
-    s_high, _, _ = scale_inputs(high, scaler)
+    s_high, _, _ = scale_inputs(low * 10, scaler)  # the same shape at ten times the price
     np.testing.assert_allclose(s_low, s_high, rtol=1e-5)
-    assert s_low[0, -1, 0] == 0  # centred on the last value
-    y = np.array([[[14.0], [15.0]]], np.float32)
-    np.testing.assert_allclose(unscale_targets(scale_targets(y, loc, scale), loc, scale), y, rtol=1e-6)
+    assert s_low[0, -1, 0] == 0 and loc[0, 0] == 13 and scale[0, 0] == pytest.approx(1.5)
+
+
+def test_robust_scaling_is_not_blown_up_by_a_spike():
+    calm = np.array([[[0.0], [0.1], [0.0], [0.1], [0.0], [0.1], [0.0], [0.1]]], np.float32)
+    spiky = calm.copy()
+    spiky[0, 3, 0] = 50.0  # one QRS-like spike
+    scaler = fit_scaler(calm[0], "robust")
+    _, _, calm_scale = scale_inputs(calm, scaler)
+    _, _, spike_scale = scale_inputs(spiky, scaler)
+    assert spike_scale[0, 0] == pytest.approx(calm_scale[0, 0])  # IQR ignores the spike
+    window = fit_scaler(calm[0], "window")
+    assert scale_inputs(spiky, window)[2][0, 0] > 50 * scale_inputs(calm, window)[2][0, 0]  # mean step does not
+
+
+def test_standard_scaling_is_the_same_for_every_window():
+    train = np.arange(10, dtype=np.float32)[:, None]
+    scaler = fit_scaler(train, "standard")
+    windows = np.stack([train[:4], train[5:9] * 3])
+    scaled, loc, scale = scale_inputs(windows, scaler)
+    assert (loc == 4.5).all() and np.allclose(scale, np.std(train))
+    np.testing.assert_allclose(scaled[0, :, 0], (train[:4, 0] - 4.5) / np.std(train), rtol=1e-6)
+
+
+def test_volatility_is_the_floored_mean_absolute_step():
+    scaler = fit_scaler(np.array([[0.0], [2.0]], np.float32), "window")  # floor 0.2
+    windows = np.array([[[1.0], [2.0], [4.0]], [[5.0], [5.0], [5.0]]], np.float32)
+    np.testing.assert_allclose(volatility(windows, scaler)[:, 0], [1.5, 0.2], rtol=1e-6)
+
+
+def test_unknown_scaling_is_refused():
+    with pytest.raises(ValueError, match="unknown scaling"):
+        fit_scaler(np.zeros((3, 1), np.float32), "minmax")
+    assert SCALINGS == ("window", "robust", "standard")

@@ -5,10 +5,10 @@ import copy
 import numpy as np
 import pytest
 
-from model.config import TrainConfig
+from model.config import ModelConfig, TrainConfig
 from model.datasets import DATASETS
 from model.train import train
-from model.windows import DataError
+from model.windows import DataError, split_windows
 
 
 def test_stock_model_reports_test_metrics_beside_baselines(stock_artifact):
@@ -22,7 +22,8 @@ def test_stock_model_reports_test_metrics_beside_baselines(stock_artifact):
 
 def test_the_scaler_is_fitted_on_the_training_part_only(stock_artifact):
     closes = DATASETS["stock"].load()["close"].to_numpy()
-    train_rows = len(closes) - 2 * round(len(closes) * 0.15)
+    n = len(closes)
+    train_rows = n - round(n * 0.15) - 2 * round(n * 0.1)  # test, calibration, validation
     steps = np.abs(np.diff(closes[:train_rows])).mean()
     assert stock_artifact.manifest["scaler"]["floor"][0] == pytest.approx(0.1 * steps, rel=1e-4)
 
@@ -44,3 +45,67 @@ def test_a_classifier_needs_covariates():
     config.covariates = []
     with pytest.raises(DataError, match="needs covariates"):
         train(d.load(), config, TrainConfig(epochs=1), d.time_column)
+
+
+def test_the_choices_made_on_validation_are_recorded(stock_artifact):
+    m = stock_artifact.manifest
+    choice = m["choice"]
+    assert choice["season_length"] == 5 and choice["season_source"] == "frequency"  # B -> 5 trading days
+    assert choice["scaling"] == m["config"]["scaling"] == m["scaler"]["kind"]
+    # Prices leave the range they started in: standard scaling is not even a candidate.
+    assert choice["scaling"] != "standard" and not any(k.startswith("standard") for k in m["validation"]["candidates"])
+    assert choice["base"] == m["config"]["base"] in ("naive", "seasonal")
+
+
+def test_never_worse_than_the_better_base_on_validation(stock_artifact):
+    v = stock_artifact.manifest["validation"]
+    bare = [score for key, score in v["candidates"].items() if key.endswith("/inf")]  # the bases, no ridge
+    assert v["model"] <= min(bare) + 1e-6
+    assert v["initial"] <= min(bare) + 1e-9
+
+
+def test_a_seasonal_series_gets_the_seasonal_base_and_standard_scaling_when_it_keeps_its_range():
+    """Real hourly temperatures (bundled SF 2010), one month: the daily cycle is found and used."""
+    frame = DATASETS["sf-temps"].load().iloc[: 24 * 60]
+    config = ModelConfig(targets=["temp"], input_size=48, horizon=24, hidden_size=8)  # no frequency: detected
+    artifact = train(frame, config, TrainConfig(epochs=2, max_steps=20), "date")
+    choice = artifact.manifest["choice"]
+    assert choice["season_length"] == 24 and choice["season_source"] == "detected"
+    assert choice["base"] == "seasonal"
+    metrics = artifact.manifest["metrics"]
+    assert metrics["seasonal_naive"]["mase"] < metrics["naive"]["mase"]  # the baseline uses the season too
+
+
+def test_intervals_are_calibrated_on_a_part_early_stopping_never_saw(monkeypatch):
+    """The calibration residuals come from windows outside the validation part (and before the test)."""
+    import model.train as pipeline
+
+    seen = {}
+    original = pipeline.conformal_quantiles
+
+    def spy(residuals, *args, **kwargs):
+        seen["n"] = len(residuals)
+        return original(residuals, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "conformal_quantiles", spy)
+    d = DATASETS["weather"]
+    config = copy.deepcopy(d.model)
+    config.hidden_size = 8
+    artifact = train(d.load(), config, TrainConfig(epochs=1), d.time_column)
+    n = len(d.load())
+    split = split_windows(n, config.input_size, config.horizon, 0.1, 0.15, 0.1)
+    assert seen["n"] == split.calibration.stop - split.calibration.start
+    assert split.val.stop <= split.calibration.start + config.input_size  # no window targets overlap
+    assert split.calibration.stop <= split.test.start + config.input_size
+    assert set(artifact.manifest["metrics"]["coverage"]) == {"80", "95"}
+
+
+def test_max_steps_bounds_the_work_on_a_long_series():
+    d = DATASETS["ecg"]
+    config = copy.deepcopy(d.model)
+    config.hidden_size = 4
+    reports = []
+    train(d.load().iloc[:20_000], config, TrainConfig(epochs=3, max_steps=6, patience=0), d.time_column,
+          progress=reports.append)
+    assert [r.epoch for r in reports] == [1, 2, 3]  # 3 epochs of 2 sampled steps, not 3 x 200 full passes
+    assert all(r.train_seconds < 5 for r in reports)

@@ -24,6 +24,15 @@ def test_split_keeps_each_horizon_inside_its_part():
     assert split.test.start + 10 == 80 and split.test.stop - 1 + 15 == 100
 
 
+def test_split_with_a_calibration_part_between_validation_and_test():
+    split = split_windows(100, input_size=10, horizon=5, val_fraction=0.1, test_fraction=0.2,
+                          calibration_fraction=0.1)
+    assert split.train_rows == 60
+    assert split.val.start + 10 == 60 and split.val.stop - 1 + 15 == 70
+    assert split.calibration.start + 10 == 70 and split.calibration.stop - 1 + 15 == 80
+    assert split.test.start + 10 == 80 and split.test.stop - 1 + 15 == 100
+
+
 def frame(**columns):
     return pd.DataFrame({"date": pd.date_range("2020-01-01", periods=len(next(iter(columns.values())))), **columns})
 

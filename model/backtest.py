@@ -1,0 +1,117 @@
+"""Backtest: train on the chronological training part, score non-overlapping test windows beside baselines.
+
+What Darts' historical_forecasts and statsforecast's cross_validation give their users: one table
+that says whether the model beats naive, seasonal naive and (with the `bench` extra installed)
+AutoETS and AutoARIMA from statsforecast on the same windows, with interval coverage.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from model import metrics
+from model.config import ModelConfig, TrainConfig
+from model.evaluate import evaluate_forecaster
+from model.fit import CancelCheck, Progress
+from model.train import train
+from model.windows import DataError, Series, prepare_series, split_windows
+
+# The statistical models see at most this many points before each forecast origin: AutoARIMA on
+# 100,000 ECG samples would take longer than the whole GRU, and older points change little.
+STATS_HISTORY = 4000
+# Above this season AutoARIMA/AutoETS run without one (a 288-step ARIMA season is intractable).
+STATS_MAX_SEASON = 168
+
+
+def test_windows(series: Series, config: ModelConfig, train_config: TrainConfig) -> np.ndarray:
+    """Start rows of the non-overlapping test windows (stride = horizon), as the backtest scores them."""
+    split = split_windows(len(series.values), config.input_size, config.horizon, train_config.val_fraction,
+                          train_config.test_fraction, train_config.calibration_fraction)
+    return np.arange(split.test.start, split.test.stop)[:: config.horizon]
+
+
+def backtest(
+    frame: pd.DataFrame,
+    config: ModelConfig,
+    train_config: TrainConfig | None = None,
+    time_column: str | None = None,
+    statistical: bool = True,
+    progress: Progress | None = None,
+    should_cancel: CancelCheck | None = None,
+) -> dict[str, Any]:
+    """Metrics of the GRU and every baseline on the same non-overlapping test windows, and seconds."""
+    train_config = train_config or TrainConfig()
+    if config.task != "forecast":
+        raise DataError("backtest scores forecasters; evaluate a classifier with `gru-forecast evaluate`")
+    config = copy.deepcopy(config)
+    started = time.perf_counter()
+    artifact = train(frame, config, train_config, time_column, progress, should_cancel)
+    seconds = {"model": time.perf_counter() - started}
+    trained = artifact.config
+    series = prepare_series(frame, copy.deepcopy(trained), time_column, train_config.interpolate)
+    starts = test_windows(series, trained, train_config)
+    mase_scale = np.asarray(artifact.manifest["mase_scale"])
+    result = evaluate_forecaster(artifact.predictor, series, mase_scale,
+                                 slice(int(starts[0]), int(starts[-1]) + 1), stride=trained.horizon)
+    result.update(choice=artifact.manifest["choice"], season_length=trained.season_length,
+                  epochs_run=artifact.manifest["epochs_run"], seconds=seconds)
+    if statistical:
+        for name, (forecast, spent) in statistical_forecasts(series, trained, starts).items():
+            actual = series.values[starts[:, None] + trained.input_size + np.arange(trained.horizon)]
+            result[name] = metrics.regression_metrics(actual[:, :, : len(trained.targets)], forecast, mase_scale)
+            seconds[name] = spent
+    return result
+
+
+def statistical_forecasts(series: Series, config: ModelConfig, starts: np.ndarray) -> dict[str, tuple[np.ndarray, float]]:
+    """AutoETS and AutoARIMA (statsforecast, the `bench` extra) on the same windows; {} when absent.
+
+    Each model is fitted once on the points before the first test window, then applied with those
+    parameters to the history before every forecast origin (statsforecast's `forward`).
+    """
+    try:
+        from statsforecast.models import AutoARIMA, AutoETS
+    except ImportError:
+        return {}
+    m = config.season_length or 1
+    m = m if m <= STATS_MAX_SEASON else 1
+    n_targets = len(config.targets)
+    origins = starts + config.input_size  # first forecast row of each window
+    out: dict[str, tuple[np.ndarray, float]] = {}
+    for name, build in (("auto_ets", lambda: AutoETS(season_length=m)),
+                        ("auto_arima", lambda: AutoARIMA(season_length=m))):
+        began = time.perf_counter()
+        forecast = np.zeros((len(starts), config.horizon, n_targets))
+        for t in range(n_targets):
+            values = series.values[:, t].astype(np.float64)
+            model = build()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model.fit(values[max(0, origins[0] - STATS_HISTORY) : origins[0]])
+                for i, origin in enumerate(origins):
+                    history = values[max(0, origin - STATS_HISTORY) : origin]
+                    forecast[i, :, t] = model.forward(y=history, h=config.horizon)["mean"]
+        out[name] = (forecast, time.perf_counter() - began)
+    return out
+
+
+def format_backtest(result: dict[str, Any]) -> str:
+    """The backtest as a small text table: one row per system."""
+    systems = [s for s in ("model", "naive", "seasonal_naive", "auto_ets", "auto_arima") if s in result]
+    lines = [f"{result['windows']} non-overlapping test windows; season {result['season_length']}; "
+             f"choice {result['choice']}; MASE scaled by {result['mase_scale']}",
+             f"{'system':>15}  {'MASE':>8}  {'sMAPE':>8}  {'MAE':>10}  {'seconds':>8}"]
+    for system in systems:
+        r = result[system]
+        spent = result["seconds"].get(system)
+        lines.append(f"{system:>15}  {r['mase']:8.4f}  {r['smape']:8.3f}  {r['mae']:10.4g}  "
+                     + (f"{spent:8.1f}" if spent is not None else f"{'':>8}"))
+    if "coverage" in result:
+        lines.append(f"{'coverage':>15}  " + "  ".join(f"{k}%: {v:.3f}" for k, v in result["coverage"].items()))
+    return "\n".join(lines)
