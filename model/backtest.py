@@ -29,7 +29,7 @@ STATS_HISTORY = 4000
 STATS_MAX_SEASON = 168
 
 
-def test_windows(series: Series, config: ModelConfig, train_config: TrainConfig) -> np.ndarray:
+def backtest_windows(series: Series, config: ModelConfig, train_config: TrainConfig) -> np.ndarray:
     """Start rows of the non-overlapping test windows (stride = horizon), as the backtest scores them."""
     split = split_windows(len(series.values), config.input_size, config.horizon, train_config.val_fraction,
                           train_config.test_fraction, train_config.calibration_fraction)
@@ -55,7 +55,7 @@ def backtest(
     seconds = {"model": time.perf_counter() - started}
     trained = artifact.config
     series = prepare_series(frame, copy.deepcopy(trained), time_column, train_config.interpolate)
-    starts = test_windows(series, trained, train_config)
+    starts = backtest_windows(series, trained, train_config)
     mase_scale = np.asarray(artifact.manifest["mase_scale"])
     result = evaluate_forecaster(artifact.predictor, series, mase_scale,
                                  slice(int(starts[0]), int(starts[-1]) + 1), stride=trained.horizon)
@@ -69,7 +69,8 @@ def backtest(
     return result
 
 
-def statistical_forecasts(series: Series, config: ModelConfig, starts: np.ndarray) -> dict[str, tuple[np.ndarray, float]]:
+def statistical_forecasts(series: Series, config: ModelConfig,
+                          starts: np.ndarray) -> dict[str, tuple[np.ndarray, float]]:
     """AutoETS and AutoARIMA (statsforecast, the `bench` extra) on the same windows; {} when absent.
 
     Each model is fitted once on the points before the first test window, then applied with those

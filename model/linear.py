@@ -6,7 +6,7 @@ import numpy as np
 
 # Penalties relative to the mean diagonal of X'X; inf is the zero map (the bare base forecast),
 # so the choice on validation can never start worse than the base.
-PENALTIES = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, float("inf"))
+PENALTIES = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, float("inf"))
 
 
 class Ridge:

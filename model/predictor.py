@@ -53,7 +53,8 @@ class Predictor:
         n = len(self.config.targets)
         scaled, _, scale = scale_inputs(windows, self.scaler)
         mean = np.asarray(self.base(windows) + self.network_output(scaled) * scale[:, None, :n])
-        return mean, volatility(windows[:, :, :n], self.scaler)
+        lag = (self.config.season_length or 1) if self.config.base == "seasonal" else 1
+        return mean, volatility(windows[:, :, :n], self.scaler, lag)
 
     def predict(self, windows: np.ndarray, levels: tuple[int, ...] = ()) -> Forecasts:
         """One forward pass for (N, L, F) raw windows: means and interval bounds, each (N, H, T)."""

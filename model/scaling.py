@@ -35,12 +35,16 @@ def fit_scaler(train_values: np.ndarray, kind: str) -> dict[str, Any]:
     }
 
 
-def volatility(windows: np.ndarray, scaler: dict[str, Any]) -> np.ndarray:
-    """(N, L, F) -> (N, F): each window's mean absolute step, floored; intervals scale with it."""
+def volatility(windows: np.ndarray, scaler: dict[str, Any], lag: int = 1) -> np.ndarray:
+    """(N, L, F) -> (N, F): each window's mean |x[t] - x[t - lag]|, floored; intervals scale with it.
+
+    With lag = the base's (1 for naive, the season for seasonal naive) this is how wrong the base
+    has recently been inside the window: the natural unit of the next errors (normalized conformal).
+    """
     floor = np.asarray(scaler["floor"], np.float32)[: windows.shape[2]]
-    if windows.shape[1] < 2:
+    if windows.shape[1] <= lag:
         return np.broadcast_to(floor, (len(windows), windows.shape[2])).astype(np.float32)
-    steps = np.abs(np.diff(windows, axis=1)).mean(axis=1)
+    steps = np.abs(windows[:, lag:] - windows[:, :-lag]).mean(axis=1)
     return np.asarray(np.maximum(steps, floor), dtype=np.float32)
 
 

@@ -75,7 +75,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async def on_success(job: dict[str, Any]) -> None:
             name, version = job["name"], job["version"]
             first = name not in registry.models and name not in registry.errors
-            if first or job["request"]["options"].get("promote"):
+            promote = job["request"]["options"].get("promote")
+            if promote == "if_better":  # decided in the worker, on the job's own test part (model/gate.py)
+                promote = bool((job.get("metrics") or {}).get("promotion", {}).get("promote"))
+                log.info("job %s: %s %s %s", job["id"], name, version,
+                         (job.get("metrics") or {}).get("promotion", {}).get("reason"))
+            if first or promote:
                 store.set_live(root, name, version)
                 await registry.swap(name, version)
 

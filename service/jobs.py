@@ -160,6 +160,9 @@ def run_job(db_path: str, store_path: str, job_id: str, threads: int) -> None:
         artifact = train(frame, config, train_config, options.get("time_column"), progress, should_cancel)
         if os.getppid() != parent or jobs.get(job_id, )["status"] != "running":  # type: ignore[index]
             return  # the server restarted meanwhile and marked this job interrupted: publish nothing
+        if options.get("promote") == "if_better":
+            artifact.manifest["metrics"]["promotion"] = _gate(Path(store_path), request["name"], artifact, frame,
+                                                              options.get("time_column"), train_config)
         version = store.save_version(Path(store_path), request["name"], artifact)
         # Still "running": the server marks it succeeded once the version is loaded (or live), so a
         # client that sees "succeeded" can forecast with it at once.
@@ -171,6 +174,22 @@ def run_job(db_path: str, store_path: str, job_id: str, threads: int) -> None:
             jobs.update(job_id, only_if="running", status="cancelled", error="cancelled while training")
     except Exception as exc:  # noqa: BLE001 - the job row is where the reason goes
         jobs.update(job_id, only_if="running", status="failed", error=f"{type(exc).__name__}: {exc}")
+
+
+def _gate(root: Path, name: str, artifact: Any, frame: Any, time_column: str | None, train_config: Any) -> Any:
+    """The if_better decision against the version live now (read in the worker: it has the data)."""
+    from model import store
+    from model.artifact import ArtifactError, load_artifact
+    from model.gate import judge
+
+    live_version = store.live_version(root, name) if (root / name).is_dir() else None
+    live = None
+    if live_version is not None:
+        try:
+            live = load_artifact(root / name / live_version)
+        except ArtifactError as exc:
+            log.warning("if_better: the live version %s of %s does not load (%s)", live_version, name, exc)
+    return judge(artifact, live, live_version, frame, time_column, train_config)
 
 
 OnSuccess = Callable[[dict[str, Any]], Awaitable[None]]

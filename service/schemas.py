@@ -83,19 +83,31 @@ class TrainOptions(BaseModel):
     dropout: float = Field(0.0, ge=0, lt=1)
     cell: Literal["fused", "seed"] = "fused"
     frequency: str | None = Field(None, max_length=16)
-    season_length: int = Field(1, ge=1, le=100_000)
+    season_length: int | None = Field(
+        None, ge=1, le=100_000,
+        description="steps in one season; null: from the frequency (h -> 24, D -> 7, ...) or detected")
+    scaling: Literal["auto", "window", "robust", "standard"] = Field(
+        "auto", description="how windows are scaled; auto chooses on the validation part")
+    base: Literal["auto", "naive", "seasonal"] = Field(
+        "auto", description="the forecast the network corrects; auto chooses on the validation part")
+    linear_skip: bool = Field(True, description="a ridge-started linear map beside the GRU (kept if it helps)")
     epochs: int = Field(30, ge=1, le=1000)
+    max_steps: int = Field(1500, ge=0, le=1_000_000,
+                           description="most optimizer steps; long series sample windows each step (0: no limit)")
     batch_size: int = Field(64, ge=1, le=8192)
     lr: float = Field(0.001, gt=0, le=10)
     optimizer: Literal["adam", "sgd"] = "adam"
     patience: int = Field(5, ge=0, le=1000)
     clip_norm: float = Field(1.0, ge=0, le=1e6)
     seed: int = Field(0, ge=0, le=2**31)
-    val_fraction: float = Field(0.15, gt=0, lt=0.5)
+    val_fraction: float = Field(0.1, gt=0, lt=0.5)
+    calibration_fraction: float = Field(0.1, ge=0, lt=0.5, description="part for the interval widths only")
     test_fraction: float = Field(0.15, gt=0, lt=0.5)
     stride: int = Field(1, ge=1, le=1000)
     interpolate: bool = False
-    promote: bool = Field(False, description="make the new version live even if the model has one")
+    promote: bool | Literal["if_better"] = Field(
+        False, description="make the new version live even if the model has one; \"if_better\": only if it "
+        "beats the live version on the new job's test part (the job's metrics.promotion says why)")
 
 
 class TrainRequest(BaseModel):

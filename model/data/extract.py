@@ -43,8 +43,13 @@ def extract(wheel_dir: Path) -> None:
     _write(seattle, "weather_seattle.csv.gz")
 
     sf = pd.read_csv(io.BytesIO(_member(wheel_dir, "vega_datasets", "vega_datasets/_data/sf-temps.csv")))
-    sf["date"] = pd.to_datetime(sf["date"], format="%Y/%m/%d %H:%M:%S").dt.strftime("%Y-%m-%dT%H:%M:%S")
-    _write(sf[["date", "temp"]], "temps_sf_hourly.csv.gz")
+    # 8,759 rows: the file skips 2010-03-14 03:00 (a daylight-saving artefact). Put the series on a
+    # regular hourly index and fill that one hour linearly, so frequency "h" holds for the whole year.
+    sf.index = pd.DatetimeIndex(pd.to_datetime(sf["date"], format="%Y/%m/%d %H:%M:%S"))
+    hours = pd.date_range("2010-01-01", "2010-12-31 23:00", freq="h")
+    temps = sf["temp"].reindex(hours).interpolate().round(2)
+    _write(pd.DataFrame({"date": hours.strftime("%Y-%m-%dT%H:%M:%S"), "temp": temps.to_numpy()}),
+           "temps_sf_hourly.csv.gz")
 
     # As scipy 1.11's scipy.misc.electrocardiogram(): an .npz of raw ADC counts, (x - 1024) / 200 mV.
     raw = _member(wheel_dir, "scipy", "scipy/misc/ecg.dat")

@@ -33,7 +33,7 @@ def enqueue(request: Request, name: str, options: TrainOptions, payload: dict[st
     try:
         series = prepare_series(frame, config, options.time_column, options.interpolate)
         split_windows(len(series.values), options.input_size, options.horizon, options.val_fraction,
-                      options.test_fraction)
+                      options.test_fraction, options.calibration_fraction)
     except DataError as exc:
         raise Problem(422, str(exc), [{"field": "data", "reason": str(exc)}]) from exc
     app_state = state(request)

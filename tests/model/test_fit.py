@@ -60,8 +60,9 @@ def test_early_stopping_restores_the_best_weights():
     # A huge learning rate makes validation worse: patience stops it and the best weights come back.
     fit(net, "forecast", train, val, TrainConfig(epochs=30, lr=5.0, patience=2, clip_norm=0), progress=reports.append)
     assert len(reports) < 30
+    device = next(net.parameters()).device  # fit trains where the machine can: CUDA when present
     with torch.no_grad():
-        restored = float(loss(net(x_val), y_val))
+        restored = float(loss(net(x_val.to(device)), y_val.to(device)))
     assert restored == pytest.approx(min([initial] + [r.val_loss for r in reports]), rel=1e-5)
 
 
@@ -81,6 +82,6 @@ def test_forking_targets_train_every_position_and_the_last_is_the_forecast():
     reports = []
     fit(net, "forecast", (x, positions), val, TrainConfig(epochs=3, lr=0.01), progress=reports.append)
     assert reports[-1].train_loss < reports[0].train_loss
-    xb = torch.from_numpy(val[0][:4])
+    xb = torch.from_numpy(val[0][:4]).to(next(net.parameters()).device)
     with torch.no_grad():
         torch.testing.assert_close(net.positions(xb, 3)[:, -1], net(xb))

@@ -135,3 +135,28 @@ def test_a_killed_worker_fails_the_job_and_serving_goes_on(client):
     assert "exited with code -9" in failed["error"]
     r = client.post("/v1/models/stock/forecast", json={"series": [{"values": DATA["close"][-30:]}]})
     assert r.status_code == 200
+
+
+def test_if_better_promotes_only_a_better_version_and_says_why(make_client):
+    client, _ = make_client()
+    with client:
+        first = client.post("/v1/train", json={"name": "gated", "data": DATA, "options": OPTIONS}).json()
+        assert wait_for(client, first["id"])["status"] == "succeeded"
+        # The same data, options and seed give the same model: not better, so v1 stays live.
+        job = client.post("/v1/train", json={"name": "gated", "data": DATA,
+                                             "options": {**OPTIONS, "promote": "if_better"}}).json()
+        job = wait_for(client, job["id"])
+        assert job["status"] == "succeeded" and job["version"] == "v2"
+        gate = job["metrics"]["promotion"]
+        assert gate["promote"] is False and gate["live_version"] == "v1" and gate["new"] == gate["live"]
+        assert client.get("/v1/models/gated").json()["live_version"] == "v1"
+        # Against a live version that forecasts badly (a short input, one epoch), the new one wins.
+        weak = {**OPTIONS, "input_size": 4, "epochs": 1, "linear_skip": False, "base": "naive", "max_steps": 1}
+        third = client.post("/v1/train", json={"name": "gated2", "data": DATA, "options": weak}).json()
+        assert wait_for(client, third["id"])["status"] == "succeeded"
+        job = client.post("/v1/train", json={"name": "gated2", "data": DATA,
+                                             "options": {**OPTIONS, "promote": "if_better"}}).json()
+        job = wait_for(client, job["id"])
+        gate = job["metrics"]["promotion"]
+        expected = "v2" if gate["promote"] else "v1"
+        assert gate["live"] is not None and client.get("/v1/models/gated2").json()["live_version"] == expected

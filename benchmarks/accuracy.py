@@ -1,0 +1,131 @@
+"""Forecast accuracy: the backtest of every bundled series beside the tutorial GRU and statsforecast.
+
+    .venv/bin/pip install -e ".[bench]"      # statsforecast: AutoETS, AutoARIMA
+    .venv/bin/python -m benchmarks.accuracy [--only ecg]
+
+Protocol (issue #9): chronological train | validation | calibration | test (65/10/10/15), default
+options, non-overlapping test windows (stride = horizon), MASE scaled by the training part's
+one-step naive error. Every system forecasts the same windows:
+- gru-forecast with its defaults (`gru-forecast backtest`);
+- the GRU as the seed tutorial trains it: global standardization fitted on the training part,
+  nn.GRU + Linear predicting the standardized horizon, Adam 0.001, MSE, batch 64, 30 epochs, no
+  early stopping, on the training windows (every k-th, so that an epoch has at most 8,000);
+- naive, seasonal naive, and AutoETS / AutoARIMA (statsforecast, fitted on the 4,000 points
+  before the test part, applied to the history before each window).
+Writes benchmarks/out/accuracy.md (report.sh puts it into RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from benchmarks.output import save
+from benchmarks.training import PlainGRU
+from model import metrics
+from model.backtest import backtest, backtest_windows
+from model.config import ModelConfig, TrainConfig
+from model.datasets import DATASETS
+from model.windows import make_windows, prepare_series, split_windows
+
+CASES: list[tuple[str, dict[str, Any]]] = [
+    ("stock", {}), ("weather", {}), ("sf-temps", {}), ("ecg", {}), ("ecg", {"input_size": 360, "horizon": 36}),
+]
+TUTORIAL_WINDOWS = 8000  # most training windows per tutorial epoch (ECG: every 9th)
+
+
+def tutorial_gru(frame: Any, config: ModelConfig, train_config: TrainConfig, time_column: str | None,
+                 starts: np.ndarray, epochs: int = 30) -> tuple[np.ndarray, float]:
+    """Forecasts (N, H, T) of the tutorial GRU on the test windows, and its training seconds."""
+    started = time.perf_counter()
+    config = copy.deepcopy(config)
+    series = prepare_series(frame, config, time_column)
+    split = split_windows(len(series.values), config.input_size, config.horizon, train_config.val_fraction,
+                          train_config.test_fraction, train_config.calibration_fraction)
+    n = len(config.targets)
+    train_values = series.values[: split.train_rows]
+    mean, std = train_values.mean(axis=0), np.where(train_values.std(axis=0) > 0, train_values.std(axis=0), 1)
+    scaled = (series.values - mean) / std
+    x, y = make_windows(scaled, config.input_size, config.horizon)
+    rows = np.arange(split.train.start, split.train.stop)
+    rows = rows[:: max(1, -(-len(rows) // TUTORIAL_WINDOWS))]
+    torch.manual_seed(0)
+    net = PlainGRU(x.shape[2], config.hidden_size, config.horizon * n, config.horizon)
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.001)
+    xt, yt = torch.tensor(x[rows]), torch.tensor(y[rows, :, :n])
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(epochs):
+        net.train()
+        for batch in torch.randperm(len(xt), generator=generator).split(64):
+            optimizer.zero_grad()
+            loss = nn.functional.mse_loss(net(xt[batch]), yt[batch])
+            loss.backward()
+            optimizer.step()
+    net.eval()
+    with torch.no_grad():
+        out = net(torch.tensor(x[starts])).numpy()
+    return out * std[:n] + mean[:n], time.perf_counter() - started
+
+
+def run_case(name: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    d = DATASETS[name]
+    config = ModelConfig.from_dict({**d.model.to_dict(), **overrides})
+    frame, train_config = d.load(), copy.deepcopy(d.training)
+    result = backtest(frame, copy.deepcopy(config), train_config, d.time_column)
+    series = prepare_series(frame, copy.deepcopy(config), d.time_column)
+    starts = backtest_windows(series, config, train_config)
+    forecast, seconds = tutorial_gru(frame, config, train_config, d.time_column, starts)
+    n = len(config.targets)
+    actual = series.values[starts[:, None] + config.input_size + np.arange(config.horizon)][:, :, :n]
+    result["tutorial_gru"] = metrics.regression_metrics(actual, forecast, np.asarray(result["mase_scale"]))
+    result["seconds"]["tutorial_gru"] = seconds
+    result["label"] = f"{name} ({config.input_size}, {config.horizon})"
+    return result
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    systems = ["model", "tutorial_gru", "naive", "seasonal_naive", "auto_ets", "auto_arima"]
+    head = ["series (input, horizon)", "windows", "season", "gru-forecast", "tutorial GRU", "naive",
+            "seasonal naive", "AutoETS", "AutoARIMA", "GRU vs best other", "coverage 80 / 95",
+            "seconds: GRU / tutorial / ETS / ARIMA", "choice"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in results:
+        mase = {s: r[s]["mase"] for s in systems if s in r}
+        best_other = min(v for s, v in mase.items() if s != "model")
+        cells = [r["label"], str(r["windows"]), str(r["season_length"])]
+        cells += [f"**{mase[s]:.3f}**" if s in mase and mase[s] == min(mase.values()) else
+                  (f"{mase[s]:.3f}" if s in mase else "-") for s in systems]
+        cells.append(f"{mase['model'] / best_other:.3f}x")
+        cells.append(f"{r['coverage']['80']:.2f} / {r['coverage']['95']:.2f}")
+        cells.append(" / ".join(f"{r['seconds'][s]:.0f}" if s in r["seconds"] else "-"
+                                for s in ("model", "tutorial_gru", "auto_ets", "auto_arima")))
+        c = r["choice"]
+        cells.append(f"{c['scaling']}, {c['base']}, ridge {c['ridge_penalty']}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", nargs="*", help="dataset names (default: every case)")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    results = []
+    for name, overrides in CASES:
+        if args.only and name not in args.only:
+            continue
+        results.append(run_case(name, overrides))
+        print(table(results[-1:]), flush=True)
+    save("accuracy", f"MASE on the test part, non-overlapping windows; torch threads {args.threads}.\n\n"
+         + table(results))
+
+
+if __name__ == "__main__":
+    main()
