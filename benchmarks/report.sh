@@ -15,6 +15,12 @@ read -r day load_before < <(cut -d' ' -f1,2- benchmarks/out/load_before.txt)
   echo
   cat benchmarks/NOTES.md
   echo
+  if [[ -f benchmarks/out/accuracy.md ]]; then
+    echo "## Forecast accuracy: \`.venv/bin/python -m benchmarks.accuracy\` (needs \`pip install -e \".[bench]\"\`)"
+    echo
+    cat benchmarks/out/accuracy.md
+    echo
+  fi
   echo "## Serving: \`.venv/bin/python -m benchmarks.serving --duration 5 --repeats 3\`"
   echo
   echo "Server pinned to CPU 0, wrk (1 thread, keep-alive, closed loop, 127.0.0.1) pinned to CPU 1; 1 s warm-up, 5 s"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every benchmark (about 15 minutes on 2 cores), then benchmarks/report.sh writes RESULTS.md.
+# Runs every benchmark (about 40 minutes on 2 cores, 25 of them accuracy), then benchmarks/report.sh writes RESULTS.md.
 # The soak (benchmarks.soak, ~8 minutes) is separate; report.sh includes its latest result.
 #   bash benchmarks/run_all.sh            (after `make install`; needs wrk: apt-get install wrk)
 set -euo pipefail
@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 mkdir -p benchmarks/out
 echo "$(date -u +%Y-%m-%d) $(cut -d' ' -f1-3 /proc/loadavg)" > benchmarks/out/load_before.txt
+$PY -c "import statsforecast" 2>/dev/null && $PY -m benchmarks.accuracy \
+  || echo "benchmarks.accuracy skipped: pip install -e '.[bench]' for AutoETS/AutoARIMA" >&2
 $PY -m benchmarks.raw_model
 taskset -c 0 $PY -m benchmarks.training
 $PY -m benchmarks.threads

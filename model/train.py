@@ -124,7 +124,7 @@ class _Candidate:
 
 
 def _choose(config: ModelConfig, x: np.ndarray, y: np.ndarray, train_rows: np.ndarray, val_rows: np.ndarray,
-            train_values: np.ndarray, mase_scale: np.ndarray) -> tuple[_Candidate, dict[str, float | None]]:
+            train_values: np.ndarray, mase_scale: np.ndarray) -> tuple[_Candidate, _Candidate, dict[str, float | None]]:
     """Scaling x base x ridge penalty with the lowest validation MASE (inf penalty = the bare base).
 
     Tried and dropped: the one-standard-error rule (the simplest candidate within one SE of the
@@ -157,10 +157,11 @@ def _choose(config: ModelConfig, x: np.ndarray, y: np.ndarray, train_rows: np.nd
                     simplicity = (-penalty, b_rank, s_rank)  # sorts simplest first
                     candidates.append((simplicity, _Candidate(scaling, base, penalty, score, weight, bias)))
     assert candidates, "no finite candidate"  # inf penalty gives the bare base: always finite
-    # The lowest score; among equal scores the simplest. Never worse than the better bare base, as
-    # the bare bases are candidates themselves.
-    chosen = min(candidates, key=lambda c: (c[1].val_mase, c[0]))[1]
-    return chosen, table
+    # The lowest score, among equal scores the simplest; and the best bare base, which the race
+    # in _train_forecaster may prefer. Neither is worse than the better of the bare bases.
+    best = min(candidates, key=lambda c: (c[1].val_mase, c[0]))[1]
+    bare = min((c for c in candidates if not np.isfinite(c[1].penalty)), key=lambda c: (c[1].val_mase, c[0]))[1]
+    return best, bare, table
 
 
 class ForkingWindows:
@@ -194,6 +195,42 @@ class ForkingWindows:
         return self.x[picked].to(device), torch.from_numpy(target.astype(np.float32)).to(device)
 
 
+@dataclass
+class _Run:
+    """One way to train: a start (candidate), its network, predictor and training windows."""
+
+    candidate: _Candidate
+    predictor: Predictor
+    training: ForkingWindows
+    val: tuple[np.ndarray, np.ndarray]
+    val_weight: np.ndarray
+    history: list[EpochReport]
+
+
+def _prepare(series: Series, config: ModelConfig, candidate: _Candidate, x: np.ndarray, y: np.ndarray,
+             train_rows: np.ndarray, val_rows: np.ndarray, train_values: np.ndarray, mase_scale: np.ndarray,
+             seed: int) -> _Run:
+    config = ModelConfig.from_dict({**config.to_dict(), "scaling": candidate.scaling, "base": candidate.base,
+                                    "linear_skip": bool(config.linear_skip and np.isfinite(candidate.penalty))})
+    n_targets = len(config.targets)
+    torch.manual_seed(seed)  # the initial weights too
+    net = GRUNet(config)
+    if net.skip is not None:
+        with torch.no_grad():
+            net.skip.weight.copy_(torch.from_numpy(candidate.weight))
+            net.skip.bias.copy_(torch.from_numpy(candidate.bias))
+    predictor = Predictor(config=config, net=net, scaler=fit_scaler(train_values, candidate.scaling))
+    xs, _, scale = scale_inputs(x[val_rows], predictor.scaler)
+    target = ((y[val_rows] - predictor.base(x[val_rows])) / scale[:, None, :n_targets]).astype(np.float32)
+    val_weight = np.broadcast_to(scale[:, None, :n_targets] / mase_scale, target.shape).astype(np.float32)
+    # Without the skip every position of the window's second half is trained (forking); with it
+    # only the last position sees the skip, so the head would have to learn two different things.
+    first = max(config.input_size // 2, config.season_length or 1)  # positions with half a window behind them
+    positions = 1 if net.skip is not None else max(config.input_size - first, 1)
+    training = ForkingWindows(series.values, train_rows, predictor, positions)
+    return _Run(candidate, predictor, training, (xs, target), val_weight, [])
+
+
 def _train_forecaster(series: Series, config: ModelConfig, split: Split, train_config: TrainConfig,
                       progress: Progress | None, should_cancel: CancelCheck | None) -> Artifact:
     n_targets = len(config.targets)
@@ -205,33 +242,43 @@ def _train_forecaster(series: Series, config: ModelConfig, split: Split, train_c
     mase_scale = np.where(mase_scale > 0, mase_scale, 1.0)
     train_rows = np.arange(split.train.start, split.train.stop)[:: train_config.stride]
     val_rows = _evenly(split.val, MAX_VAL_WINDOWS)
+    best, bare, table = _choose(config, x, y, train_rows, val_rows, train_values, mase_scale)
 
-    chosen, table = _choose(config, x, y, train_rows, val_rows, train_values, mase_scale)
-    config.scaling, config.base = chosen.scaling, chosen.base  # type: ignore[assignment]
-    # No penalty beat the bare base on validation: the skip would only add noise to training.
-    config.linear_skip = bool(config.linear_skip and np.isfinite(chosen.penalty))
-    torch.manual_seed(train_config.seed)  # the initial weights too
-    net = GRUNet(config)
-    if net.skip is not None:
-        with torch.no_grad():
-            net.skip.weight.copy_(torch.from_numpy(chosen.weight))
-            net.skip.bias.copy_(torch.from_numpy(chosen.bias))
-    predictor = Predictor(config=config, net=net, scaler=fit_scaler(train_values, chosen.scaling))
+    def prepare(candidate: _Candidate) -> _Run:
+        return _prepare(series, config, candidate, x, y, train_rows, val_rows, train_values, mase_scale,
+                        train_config.seed)
 
-    def scaled(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        xs, _, scale = scale_inputs(x[rows], predictor.scaler)
-        target = (y[rows] - predictor.base(x[rows])) / scale[:, None, :n_targets]
-        return xs, target.astype(np.float32), scale[:, None, :n_targets]
+    def run(current: _Run, epochs: int, offset: int, patience: int | None = None) -> None:
+        """Train current for epochs of the budget's epochs; reports count on from offset."""
+        def report(r: EpochReport) -> None:
+            if progress is not None:
+                progress(EpochReport(r.epoch + offset, train_config.epochs, r.train_loss, r.val_loss, r.seconds,
+                                     r.train_seconds))
+        part = TrainConfig(**{**train_config.to_dict(), "epochs": epochs,
+                              "max_steps": train_config.max_steps * epochs // train_config.epochs,
+                              "patience": train_config.patience if patience is None else patience})
+        current.history += fit(current.predictor.net, "forecast", current.training, current.val, part, report,
+                               should_cancel, val_weight=current.val_weight)
 
-    x_val, y_val, scale_val = scaled(val_rows)
-    val_weight = np.broadcast_to(scale_val / mase_scale, y_val.shape).astype(np.float32)
-    # Without the skip every position of a window can be trained (forking); with it only the last
-    # position sees the skip, so the head would have to learn two different things.
-    first = max(config.input_size // 2, config.season_length or 1)  # positions with half a window behind them
-    positions = 1 if net.skip is not None else max(config.input_size - first, 1)
-    training = ForkingWindows(series.values, train_rows, predictor, positions)
-    history = fit(net, "forecast", training, (x_val, y_val), train_config, progress, should_cancel,
-                  val_weight=val_weight)
+    if best is bare or train_config.epochs < 3:
+        winner = prepare(best)
+        run(winner, train_config.epochs, 0)
+        race: dict[str, Any] = {}
+    else:
+        # A ridge start (linear skip, last position trained) against the bare base (every position
+        # trained): which learns more cannot be told from the start alone (ECG at input 360: the
+        # ridge starts 3% ahead, forking ends far ahead; SF temperatures: the reverse), so each
+        # trains a third of the budget and the better on validation gets the last third.
+        third = train_config.epochs // 3
+        runs = [prepare(best), prepare(bare)]
+        for i, contender in enumerate(runs):
+            # No early stop in the race: a GRU often gets worse on validation before it gets better.
+            run(contender, third, i * third, patience=0)
+        scores = [_val_mase(r, x, y, val_rows, mase_scale) for r in runs]
+        winner = runs[int(np.argmin(scores))]
+        run(winner, train_config.epochs - 2 * third, 2 * third)
+        race = {"ridge": scores[0], "bare": scores[1], "winner": "ridge" if winner is runs[0] else "bare"}
+    predictor, chosen = winner.predictor, winner.candidate
     predictor.to(choose_device("cpu"))
 
     # Normalized split-conformal intervals on a part neither training nor early stopping has seen:
@@ -241,20 +288,25 @@ def _train_forecaster(series: Series, config: ModelConfig, split: Split, train_c
     cal_forecast, cal_vol = predictor.forecast_array(x[cal_rows])
     predictor.quantiles = conformal_quantiles((y[cal_rows] - cal_forecast) / cal_vol[:, None, :])
 
-    val_forecast, _ = predictor.forecast_array(x[val_rows])
     validation = {
         "windows": len(val_rows),
-        "model": metrics.mase(y[val_rows], val_forecast, mase_scale),
+        "model": _val_mase(winner, x, y, val_rows, mase_scale),
         "initial": chosen.val_mase,
+        "race": race,
         "candidates": table,
     }
     test = evaluate_forecaster(predictor, series, mase_scale, split.test)
     # JSON has no infinity: no ridge (the bare base) is recorded as null.
     penalty = chosen.penalty if np.isfinite(chosen.penalty) else None
     choice = {"scaling": chosen.scaling, "base": chosen.base, "ridge_penalty": penalty,
-              "season_length": config.season_length, "season_source": season_source}
-    return _artifact(predictor, series, train_config, history, test, mase_scale=mase_scale.tolist(),
+              "season_length": predictor.config.season_length, "season_source": season_source}
+    return _artifact(predictor, series, train_config, winner.history, test, mase_scale=mase_scale.tolist(),
                      choice=choice, validation=validation)
+
+
+def _val_mase(current: _Run, x: np.ndarray, y: np.ndarray, rows: np.ndarray, mase_scale: np.ndarray) -> float:
+    forecast, _ = current.predictor.to(choose_device("cpu")).forecast_array(x[rows])
+    return metrics.mase(y[rows], forecast, mase_scale)
 
 
 def _train_classifier(series: Series, predictor: Predictor, split: Split, train_config: TrainConfig,

@@ -4,7 +4,7 @@ import sys
 import numpy as np
 import pytest
 
-from model.backtest import backtest, format_backtest, statistical_forecasts, backtest_windows
+from model.backtest import backtest, backtest_windows, format_backtest, statistical_forecasts
 from model.cli import main
 from model.config import ModelConfig, TrainConfig
 from model.datasets import DATASETS

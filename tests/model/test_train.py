@@ -109,3 +109,19 @@ def test_max_steps_bounds_the_work_on_a_long_series():
           progress=reports.append)
     assert [r.epoch for r in reports] == [1, 2, 3]  # 3 epochs of 2 sampled steps, not 3 x 200 full passes
     assert all(r.train_seconds < 5 for r in reports)
+
+
+
+def test_a_ridge_start_races_the_bare_base_and_the_winner_is_what_is_saved():
+    d = DATASETS["weather"]
+    config = copy.deepcopy(d.model)
+    config.hidden_size = 8
+    reports = []
+    artifact = train(d.load(), config, TrainConfig(epochs=6), d.time_column, progress=reports.append)
+    v, choice = artifact.manifest["validation"], artifact.manifest["choice"]
+    race = v["race"]  # the weather's best start is a ridge (a linear map of 28 days and covariates)
+    assert race["winner"] in ("ridge", "bare") and {"ridge", "bare"} <= set(race)
+    assert (choice["ridge_penalty"] is None) == (race["winner"] == "bare")
+    assert artifact.config.linear_skip == (race["winner"] == "ridge")
+    assert v["model"] <= race[race["winner"]] + 1e-6  # the last third only kept what improved
+    assert [r.epoch for r in reports][:4] == [1, 2, 3, 4] and all(r.epochs == 6 for r in reports)
