@@ -25,6 +25,7 @@ def fit_scaler(train_values: np.ndarray, kind: str) -> dict[str, Any]:
     """Fit on the training rows only (T_train, F)."""
     if kind not in SCALINGS:
         raise ValueError(f"unknown scaling {kind!r}; choose from {SCALINGS}")
+    train_values = np.asarray(train_values, dtype=np.float64)  # float32 squares overflow beyond ~1e19
     std = train_values.std(axis=0)
     steps = np.abs(np.diff(train_values, axis=0)).mean(axis=0) if len(train_values) > 1 else np.zeros_like(std)
     return {

@@ -31,12 +31,22 @@ def versions(store: Path, name: str) -> list[str]:
 
 
 def live_version(store: Path, name: str) -> str | None:
+    """The version LIVE names. Without a LIVE file (a store from before LIVE was always written) the
+    first version: a model's first version goes live, later ones only when promoted."""
     try:
         version = (store / check_name(name) / LIVE).read_text().strip()
     except FileNotFoundError:
         existing = versions(store, name)
-        return existing[-1] if existing else None
+        return existing[0] if existing else None
     return version if VERSION_PATTERN.match(version) else None
+
+
+def ensure_live(store: Path, name: str) -> str | None:
+    """Write the LIVE record a model lacks (every model has one, so every process agrees)."""
+    version = live_version(store, name)
+    if version is not None and not (store / name / LIVE).exists():
+        set_live(store, name, version)
+    return version
 
 
 def set_live(store: Path, name: str, version: str) -> None:
@@ -58,6 +68,7 @@ def save_version(store: Path, name: str, artifact: Artifact) -> str:
         artifact.manifest.update(name=name, version=version)
         try:
             save_artifact(artifact, folder / version)
+            ensure_live(store, name)  # the first version is live from the moment it exists
             return version
         except OSError as exc:
             if not (folder / version).exists():

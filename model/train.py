@@ -280,6 +280,9 @@ def _train_forecaster(series: Series, config: ModelConfig, split: Split, train_c
         race = {"ridge": scores[0], "bare": scores[1], "winner": "ridge" if winner is runs[0] else "bare"}
     predictor, chosen = winner.predictor, winner.candidate
     predictor.to(choose_device("cpu"))
+    if not np.isfinite(_val_mase(winner, x, y, val_rows, mase_scale)):
+        raise DataError("training gave non-finite forecasts on the validation part: the values are too large "
+                        "or too wild for float32 arithmetic; rescale the data")
 
     # Normalized split-conformal intervals on a part neither training nor early stopping has seen:
     # |residual| / the window's volatility, so calm and wild windows get their own widths.

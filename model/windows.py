@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from model.config import ModelConfig
+
+FLOAT32_LIMIT = 1e38  # a little inside float32's largest finite value, 3.4e38
 
 
 class DataError(ValueError):
@@ -19,6 +23,31 @@ class Series:
     values: np.ndarray  # (T, F) float32, columns in ModelConfig.features order
     labels: np.ndarray | None  # (T,) int64 class indices, classification only
     index: pd.Index  # timestamps or sample numbers
+
+
+# Aliases pandas renamed (M -> ME in pandas 2.2, removed later): accepted and rewritten.
+RENAMED_ALIASES = {"M": "ME", "BM": "BME", "SM": "SME", "Q": "QE", "BQ": "BQE", "Y": "YE", "A": "YE", "BY": "BYE",
+                   "BA": "BYE", "H": "h", "BH": "bh", "T": "min", "S": "s", "L": "ms", "U": "us", "N": "ns"}
+COMMON_ALIASES = "D (days), B (business days), h (hours), min, s, W (weeks), ME/MS (month end/start), QE/QS, YE/YS"
+_ALIAS = re.compile(r"^(\d*)([A-Za-z]+)(-[A-Za-z]+)?$")
+
+
+def normalize_frequency(frequency: str | None) -> str | None:
+    """A pandas offset alias in today's spelling ("M" -> "ME", "H" -> "h"), or a DataError listing the common ones."""
+    if frequency is None:
+        return None
+    text = frequency.strip()
+    match = _ALIAS.match(text)
+    if match and match.group(2) in RENAMED_ALIASES:
+        text = match.group(1) + RENAMED_ALIASES[match.group(2)] + (match.group(3) or "")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a deprecated spelling is refused here, not later
+            pd.tseries.frequencies.to_offset(text)
+    except (ValueError, TypeError, Warning) as exc:
+        raise DataError(f"frequency {frequency!r} is not a pandas offset alias; use one of {COMMON_ALIASES}, "
+                        "optionally with a multiple (30min, 2h)") from exc
+    return text
 
 
 def parse_timestamps(values: pd.Index | list[str], column: str) -> pd.DatetimeIndex:
@@ -73,6 +102,12 @@ def _numeric_column(frame: pd.DataFrame, column: str, interpolate: bool) -> np.n
     infinite = ~np.isfinite(numbers.to_numpy()) & numbers.notna().to_numpy()
     if infinite.any():
         raise DataError(f"column {column!r} has an infinite value at row {int(np.argmax(infinite))}")
+    # The network computes in float32: 1e308 would become inf there and NaN in every loss.
+    huge = (numbers.abs() > FLOAT32_LIMIT).to_numpy()
+    if huge.any():
+        row = int(np.argmax(huge))
+        raise DataError(f"column {column!r} has {raw.iloc[row]!r} at row {row}, beyond float32's range "
+                        f"(+-{FLOAT32_LIMIT:.1e}): rescale the column")
     if numbers.isna().any():
         if not interpolate:
             row = int(np.argmax(numbers.isna().to_numpy()))
@@ -90,6 +125,7 @@ def prepare_series(
     interpolate: bool = False,
 ) -> Series:
     """Check a frame against the config and return its feature matrix (and labels)."""
+    config.frequency = normalize_frequency(config.frequency)
     wanted = list(dict.fromkeys(config.targets + config.covariates + ([time_column] if time_column else [])))
     unknown = [c for c in wanted if c not in frame.columns]
     if unknown:

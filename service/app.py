@@ -81,8 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 log.info("job %s: %s %s %s", job["id"], name, version,
                          (job.get("metrics") or {}).get("promotion", {}).get("reason"))
             if first or promote:
-                store.set_live(root, name, version)
-                await registry.swap(name, version)
+                await registry.promote(name, version)
 
         runner = JobRunner(jobs, root, on_success, settings.max_concurrent_jobs, settings.training_threads,
                            settings.device)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from model.config import ModelConfig
 from model.predictor import INTERVAL_LEVELS, Forecasts
-from model.windows import DataError, parse_timestamps
+from model.windows import DataError, check_timestamps, parse_timestamps
 from service.errors import Problem
 from service.registry import ForecastItem
 from service.schemas import ClassifyRequest, ForecastRequest, SeriesInput
@@ -31,12 +31,21 @@ def check_request_size(series: Sequence[SeriesInput], max_series: int, max_point
                           [{"field": f"series[{i}].values", "reason": f"at most {max_points} points"}])
 
 
+def values_array(series: SeriesInput, i: int, dtype: type = np.float32) -> np.ndarray:
+    """values as an array; a mix of numbers and lists (or lists of different lengths) is a 422."""
+    try:
+        return np.asarray(series.values, dtype=dtype)
+    except ValueError as exc:
+        raise _invalid(f"series[{i}].values", "mixes numbers and lists or lists of different lengths: give "
+                       "one number per point (one target) or a list of one number per target") from exc
+
+
 def _window(config: ModelConfig, series: SeriesInput, i: int) -> np.ndarray:
     """The last input_size points of one series as an (input_size, features) array."""
     need = config.input_size
     columns: list[np.ndarray] = []
     if config.task == "forecast":
-        values = np.asarray(series.values, dtype=np.float32)
+        values = values_array(series, i)
         if values.size == 0:
             raise _invalid(f"series[{i}].values", f"is empty; the model needs at least {need} points (input_size)")
         n_targets = len(config.targets)
@@ -113,15 +122,18 @@ def _plain_windows(config: ModelConfig, series: Sequence[SeriesInput]) -> np.nda
 
 
 def _future(config: ModelConfig, timestamps: list[str], horizon: int, i: int) -> list[str]:
+    """The horizon's timestamps after the last one given, checked as training checks them."""
     try:
         index = parse_timestamps(timestamps, "timestamps")
-    except DataError as exc:
+        # Reversed, duplicate or off-frequency timestamps would continue from the wrong point.
+        check_timestamps(index, config.frequency)
+        if config.frequency is None:
+            step = index[-1] - index[-2] if len(index) > 1 else pd.Timedelta(0)
+            future = [index[-1] + step * (k + 1) for k in range(horizon)]
+        else:
+            future = list(pd.date_range(index[-1], periods=horizon + 1, freq=config.frequency)[1:])
+    except (DataError, ValueError, OverflowError) as exc:  # pandas: out-of-bounds dates, bad offsets
         raise _invalid(f"series[{i}].timestamps", str(exc)) from exc
-    if config.frequency is None:
-        step = index[-1] - index[-2] if len(index) > 1 else pd.Timedelta(0)
-        future = [index[-1] + step * (k + 1) for k in range(horizon)]
-    else:
-        future = list(pd.date_range(index[-1], periods=horizon + 1, freq=config.frequency)[1:])
     return [t.isoformat() for t in future]
 
 
@@ -133,7 +145,15 @@ def _listed(block: np.ndarray) -> list[Any]:
 def build_forecasts(config: ModelConfig, body: ForecastRequest, results: list[Forecasts],
                     horizon: int) -> list[dict[str, Any]]:
     """SeriesForecast-shaped dicts: the hot path skips building and re-validating pydantic objects."""
-    mean = _listed(np.concatenate([r.mean for r in results])[:, :horizon])
+    means = np.concatenate([r.mean for r in results])[:, :horizon]
+    finite = np.isfinite(means).all(axis=(1, 2)) & np.all(
+        [np.isfinite(np.concatenate([r.intervals[level][1] for r in results])).all(axis=(1, 2))
+         for level in body.levels] or [True], axis=0)
+    if not finite.all():  # NaN and inf are not JSON: say which series instead of sending them
+        i = int(np.argmin(finite))
+        raise _invalid(f"series[{i}]", "the model's forecast is not finite for these values (far outside what it "
+                       "was trained on)")
+    mean = _listed(means)
     bands = {str(level): (_listed(np.concatenate([r.intervals[level][0] for r in results])[:, :horizon]),
                           _listed(np.concatenate([r.intervals[level][1] for r in results])[:, :horizon]))
              for level in body.levels}

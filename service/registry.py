@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from model.predictor import Forecasts
 from service.batcher import Batcher, Observer
 
 log = logging.getLogger(__name__)
+STORE_CHECK_S = 1.0  # how often a model's LIVE record is re-read: another process may have moved it
 
 
 @dataclass
@@ -65,6 +67,7 @@ def seed_defaults(root: Path, source: Path = PRETRAINED) -> list[str]:
         staging = root / f".tmp-seed-{folder.name}"
         shutil.rmtree(staging, ignore_errors=True)
         shutil.copytree(folder, staging)
+        (staging / store.LIVE).write_text("v1\n")  # a LIVE record like every other model's
         staging.rename(root / folder.name)
         copied.append(folder.name)
     return copied
@@ -80,6 +83,8 @@ class Registry:
     models: dict[str, LoadedModel] = field(default_factory=dict)
     pinned: dict[tuple[str, str], LoadedModel] = field(default_factory=dict)  # non-live versions asked for
     errors: dict[str, str] = field(default_factory=dict)  # name -> why it is unavailable
+    checked: dict[str, float] = field(default_factory=dict)  # name -> when LIVE was last read (monotonic)
+    locks: dict[str, asyncio.Lock] = field(default_factory=dict)  # one load or promotion per model at a time
 
     @classmethod
     def create(cls, root: Path, device: str, torch_threads: int, **batch_options: Any) -> Registry:
@@ -97,14 +102,51 @@ class Registry:
 
     async def load_all(self) -> None:
         for name in self.names():
-            version = store.live_version(self.root, name)
-            if version is None:
-                continue
-            try:
-                await self.swap(name, version)
-            except ArtifactError as exc:
-                self.errors[name] = str(exc)
-                log.error("model %s unavailable: %s", name, exc)
+            await self._load_live(name)
+
+    async def _load_live(self, name: str) -> None:
+        """Serve what LIVE names (writing the record if the store lacks it)."""
+        version = store.ensure_live(self.root, name)
+        self.checked[name] = time.monotonic()
+        if version is None:
+            return
+        try:
+            await self.swap(name, version)
+        except ArtifactError as exc:
+            self.errors[name] = str(exc)
+            log.error("model %s unavailable: %s", name, exc)
+
+    async def promote(self, name: str, version: str) -> LoadedModel:
+        """The one way a version goes live: load it (ArtifactError if it cannot), write LIVE, swap in."""
+        async with self._lock(name):
+            loaded = await self._load(name, version)
+            store.set_live(self.root, name, version)
+            self._install(name, loaded)
+            self.checked[name] = time.monotonic()
+            return loaded
+
+    def _lock(self, name: str) -> asyncio.Lock:
+        return self.locks.setdefault(name, asyncio.Lock())
+
+    async def _follow_store(self, name: str) -> None:
+        """Another process (the CLI, another server) may have added the model or moved LIVE: at most
+        once a second per model, read LIVE and serve what it names."""
+        now = time.monotonic()
+        if now - self.checked.get(name, 0.0) < STORE_CHECK_S:
+            return
+        self.checked[name] = now
+        known = name in self.models or name in self.errors
+        if not known and not (store.NAME_PATTERN.match(name) and store.versions(self.root, name)):
+            return
+        version = store.live_version(self.root, name)
+        current = self.models.get(name)
+        if version is None or (current is not None and current.version == version):
+            return
+        async with self._lock(name):
+            current = self.models.get(name)
+            if current is None or current.version != version:
+                log.info("model %s: serving %s, as LIVE in the store now says", name, version)
+                await self._load_live(name)
 
     def get(self, name: str) -> LoadedModel:
         if name in self.models:
@@ -115,6 +157,7 @@ class Registry:
 
     async def get_version(self, name: str, version: str | None) -> LoadedModel:
         """The live version, or another one loaded on demand (a few are kept, oldest dropped first)."""
+        await self._follow_store(name)
         live = self.get(name)
         if version is None or version == live.version:
             return live
@@ -160,15 +203,18 @@ class Registry:
         return LoadedModel(name, version, artifact, self._make_batcher(artifact))
 
     async def swap(self, name: str, version: str) -> LoadedModel:
-        """Load a version and make it live; the previous one finishes what it has queued."""
+        """Load a version and serve it (LIVE is not touched: promote() is the way to go live)."""
         loaded = await self._load(name, version)
-        loop = asyncio.get_running_loop()
+        self._install(name, loaded)
+        return loaded
+
+    def _install(self, name: str, loaded: LoadedModel) -> None:
+        """Serve loaded from the next request on; the previous version finishes what it has queued."""
         previous = self.models.get(name)
         self.models[name] = loaded
         self.errors.pop(name, None)
         if previous is not None:
-            loop.create_task(previous.batcher.close())
-        return loaded
+            asyncio.get_running_loop().create_task(previous.batcher.close())
 
     async def close(self) -> None:
         await asyncio.gather(*(m.batcher.close() for m in [*self.models.values(), *self.pinned.values()]))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from model.windows import DataError, normalize_frequency
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", description="letters, digits, - and _")]
@@ -13,7 +15,8 @@ Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", descrip
 class SeriesInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str | None = Field(None, max_length=200, description="echoed back, to match answers to series")
-    values: list[Finite | list[Finite]] = Field(
+    # Homogeneous: one number per point, or a list per point; a mix is refused here (422).
+    values: list[Finite] | list[list[Finite]] = Field(
         ..., description="the target's history, oldest first (a list per point for multi-target models)"
     )
     covariates: dict[str, list[Finite]] = Field(default_factory=dict, description="covariate name -> history")
@@ -108,6 +111,15 @@ class TrainOptions(BaseModel):
     promote: bool | Literal["if_better"] = Field(
         False, description="make the new version live even if the model has one; \"if_better\": only if it "
         "beats the live version on the new job's test part (the job's metrics.promotion says why)")
+
+
+    @field_validator("frequency")
+    @classmethod
+    def _known_frequency(cls, value: str | None) -> str | None:
+        try:
+            return normalize_frequency(value)
+        except DataError as exc:
+            raise ValueError(str(exc)) from exc
 
 
 class TrainRequest(BaseModel):

@@ -52,10 +52,9 @@ async def promote(request: Request, name: str, body: PromoteRequest) -> ModelSum
     if not store.NAME_PATTERN.match(name) or body.version not in store.versions(registry.root, name):
         raise Problem(404, f"model {name!r} has no version {body.version!r}")
     try:
-        await registry.swap(name, body.version)
+        await registry.promote(name, body.version)
     except Exception as exc:  # noqa: BLE001 - a version that does not load stays unpromoted
         raise Problem(409, f"version {body.version} does not load: {exc}") from exc
-    store.set_live(registry.root, name, body.version)
     return ModelSummary(**summary(registry, name))
 
 
@@ -65,8 +64,7 @@ async def delete_version(request: Request, name: str, version: str) -> Response:
     registry: Registry = state(request).registry
     if not store.NAME_PATTERN.match(name) or version not in store.versions(registry.root, name):
         raise Problem(404, f"model {name!r} has no version {version!r}")
-    live = registry.models[name].version if name in registry.models else store.live_version(registry.root, name)
-    if version == live:
+    if version == store.live_version(registry.root, name):  # the LIVE record: what every process serves
         raise Problem(409, f"version {version} of {name!r} is live: promote another version first")
     store.delete_version(registry.root, name, version)
     return Response(status_code=204)

@@ -15,7 +15,7 @@ from model.evaluate import evaluate_forecaster
 from model.windows import DataError, prepare_series
 from service.deps import get_model, state, submit
 from service.errors import Problem
-from service.forecasting import build_forecasts, build_windows, check_request_size
+from service.forecasting import build_forecasts, build_windows, check_request_size, values_array
 from service.schemas import (
     FORECAST_EXAMPLES,
     ClassifyRequest,
@@ -75,8 +75,18 @@ async def evaluate(request: Request, name: str, body: EvaluateRequest) -> dict[s
     scale = np.asarray(artifact.manifest["mase_scale"])
     results = []
     for i, series in enumerate(body.series):
+        unknown = sorted(set(series.covariates) - set(config.covariates))
+        if unknown:
+            reason = f"unknown {unknown}; the model takes {config.covariates}"
+            raise Problem(422, f"series[{i}].covariates: {reason}", [{"field": f"series[{i}].covariates",
+                                                                      "reason": reason}])
+        values = values_array(series, i, np.float64)
+        lengths = {len(v) for v in series.covariates.values()} | {len(values)}
+        if len(lengths) > 1 or (values.ndim == 2 and values.shape[1] != len(config.targets)) or values.ndim > 2:
+            reason = (f"values and covariates must have the same number of points, each point one value per "
+                      f"target {config.targets} (got lengths {sorted(lengths)})")
+            raise Problem(422, f"series[{i}]: {reason}", [{"field": f"series[{i}]", "reason": reason}])
         frame = pd.DataFrame(dict(series.covariates))
-        values = np.asarray(series.values, dtype=np.float64)
         for j, target in enumerate(config.targets):
             frame[target] = values if values.ndim == 1 else values[:, j]
         try:

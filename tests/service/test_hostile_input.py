@@ -84,3 +84,76 @@ def test_input_size_larger_than_the_data(client):
                                        "options": {"input_size": 500}})
     assert r.status_code == 422 and "100 rows" in r.json()["detail"]
     assert client.get("/health/ready").status_code == 200
+
+
+# Rows of issue 10's table (schemathesis and a newcomer found them): each is a 422 naming the field.
+
+def test_ragged_values_are_a_422_not_a_500(client):
+    r = client.post("/v1/models/stock/forecast", json={"series": [{"values": [1.0, [2.0, 3.0]] + [1.0] * 30}]})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"].startswith("series[0].values")
+    r = client.post("/v1/models/stock/evaluate", json={"series": [{"values": [1.0, [2.0, 3.0]] * 40}]})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"].startswith("series[0].values")
+    # Lists of different lengths pass the schema and are refused by the model's check.
+    r = client.post("/v1/models/stock/forecast", json={"series": [{"values": [[1.0, 2.0], [3.0]] * 20}]})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "series[0].values"
+
+
+def test_evaluate_with_an_unknown_covariate_and_no_values(client):
+    r = client.post("/v1/models/weather/evaluate",
+                    json={"series": [{"covariates": {"x-unknown": [False]}, "values": []}]})
+    assert r.status_code in (422,) and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["errors"][0]["field"].startswith("series[0]")
+
+
+@pytest.mark.parametrize("frequency", ["daily", "weekly", "2 days"])
+def test_an_unknown_frequency_is_refused_when_the_job_is_submitted(client, frequency):
+    data = {"date": [f"2020-01-{d:02d}" for d in range(1, 29)], "v": [float(d) for d in range(28)]}
+    options = {"targets": ["v"], "time_column": "date", "frequency": frequency, "input_size": 4, "horizon": 1}
+    r = client.post("/v1/train", json={"name": "f", "data": data, "options": options})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "options.frequency"
+    assert "ME/MS" in r.text  # the message lists the aliases to use
+    r = client.post("/v1/train/csv", files={"file": ("d.csv", "date,v\n2020-01-01,1\n")},
+                    data={"name": "f", "options": json.dumps({"targets": ["v"], "frequency": frequency})})
+    assert r.status_code == 422 and "frequency" in r.json()["errors"][0]["field"]
+
+
+def test_renamed_aliases_are_accepted_in_todays_spelling(client):
+    from service.schemas import TrainOptions
+
+    assert TrainOptions(frequency="M").frequency == "ME" and TrainOptions(frequency="H").frequency == "h"
+
+
+def test_a_value_beyond_float32_is_refused_when_the_job_is_submitted(client):
+    values = [float(i) for i in range(200)]
+    values[50] = 1e308
+    r = client.post("/v1/train", json={"name": "huge", "data": {"v": values},
+                                       "options": {"targets": ["v"], "input_size": 8, "horizon": 2}})
+    assert r.status_code == 422 and "float32" in r.text and "row 50" in r.text
+
+
+@pytest.mark.parametrize(("timestamps", "reason"), [
+    ([f"2013-01-{d:02d}" for d in range(30, 0, -1)], "sort the rows by time"),
+    (["2013-01-02"] * 30, "duplicate timestamp"),
+    ([f"2013-01-{d:02d}T00:00" for d in range(1, 31)], "weekdays only"),  # stock is frequency B
+])
+def test_forecast_timestamps_are_checked_as_training_checks_them(client, timestamps, reason):
+    r = client.post("/v1/models/stock/forecast", json={"series": [{"values": CLOSES[:30], "timestamps": timestamps}]})
+    assert r.status_code == 422 and reason in r.text
+    assert r.json()["errors"][0]["field"] == "series[0].timestamps"
+
+
+def test_non_finite_forecasts_are_never_serialised(client, monkeypatch):
+    import numpy as np
+
+    from model.predictor import Predictor
+
+    original = Predictor.forecast_array
+
+    def broken(self, windows):
+        mean, vol = original(self, windows)
+        mean[0, 0, 0] = np.nan
+        return mean, vol
+
+    monkeypatch.setattr(Predictor, "forecast_array", broken)
+    r = client.post("/v1/models/stock/forecast", json={"series": [{"values": CLOSES[:30]}], "levels": [80]})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "series[0]" and "not finite" in r.text

@@ -160,3 +160,59 @@ def test_if_better_promotes_only_a_better_version_and_says_why(make_client):
         gate = job["metrics"]["promotion"]
         expected = "v2" if gate["promote"] else "v1"
         assert gate["live"] is not None and client.get("/v1/models/gated2").json()["live_version"] == expected
+
+
+def test_the_live_record_is_the_one_source_of_truth(make_client):
+    """Issue 10: a bundled model retrained without promotion keeps serving v1, before and after a
+    restart; its unpromoted v2 can be deleted; every model in the store has a LIVE file."""
+    client, settings = make_client()
+    stock = DATASETS["stock"].load()
+    data = {"date": stock["date"].tolist()[:600], "close": stock["close"].tolist()[:600]}
+    options = {"targets": ["close"], "time_column": "date", "frequency": "B", "input_size": 30, "horizon": 5,
+               "epochs": 1, "hidden_size": 8}
+    with client:
+        assert (settings.store / "stock" / "LIVE").read_text().strip() == "v1"  # seeded with its record
+        job = wait_for(client, client.post("/v1/train", json={"name": "stock", "data": data,
+                                                              "options": options}).json()["id"])
+        assert job["status"] == "succeeded" and job["version"] == "v2"
+        assert client.get("/v1/models/stock").json()["live_version"] == "v1"
+    client2, _ = make_client()
+    with client2:  # a restart serves exactly what was live
+        body = {"series": [{"values": data["close"][-30:]}]}
+        assert client2.post("/v1/models/stock/forecast", json=body).json()["version"] == "v1"
+        assert client2.delete("/v1/models/stock/versions/v2").status_code == 204
+        assert client2.delete("/v1/models/stock/versions/v1").status_code == 409
+
+
+def test_a_version_written_by_another_process_is_served_without_a_restart(make_client):
+    import time as clock
+
+    from model.cli import main
+
+    client, settings = make_client()
+    with client:
+        csv = settings.store.parent / "prices.csv"
+        DATASETS["stock"].load().iloc[:500].to_csv(csv, index=False)
+        assert main(["train", "--csv", str(csv), "--target", "close", "--time-column", "date", "--frequency", "B",
+                     "--input-size", "20", "--horizon", "3", "--epochs", "1", "--hidden-size", "8",
+                     "--store", str(settings.store), "--name", "from-cli"]) == 0
+        assert (settings.store / "from-cli" / "LIVE").read_text().strip() == "v1"
+        body = {"series": [{"values": DATA["close"][-20:]}]}
+        deadline = clock.monotonic() + 5
+        while (r := client.post("/v1/models/from-cli/forecast", json=body)).status_code != 200:
+            assert clock.monotonic() < deadline, r.text
+            clock.sleep(0.2)
+        assert r.json()["version"] == "v1"
+        listed = {m["name"]: m for m in client.get("/v1/models").json()}
+        assert listed["from-cli"]["available"] and listed["from-cli"]["live_version"] == "v1"
+        # Another process promotes by moving LIVE: this server follows within a second or so.
+        assert main(["train", "--csv", str(csv), "--target", "close", "--time-column", "date", "--frequency", "B",
+                     "--input-size", "20", "--horizon", "3", "--epochs", "1", "--hidden-size", "8",
+                     "--store", str(settings.store), "--name", "from-cli"]) == 0
+        from model import store
+
+        store.set_live(settings.store, "from-cli", "v2")
+        deadline = clock.monotonic() + 5
+        while client.post("/v1/models/from-cli/forecast", json=body).json()["version"] != "v2":
+            assert clock.monotonic() < deadline
+            clock.sleep(0.2)
