@@ -110,7 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ready = False
     install_docs(app)
     errors.install(app)
-    app.add_middleware(errors.BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(errors.BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
     app.add_middleware(RequestTimer, latency=app.state.telemetry.latency)
     for router in (health.router, models.router, predict.router, training.router):
         app.include_router(router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Any
 
@@ -48,13 +49,34 @@ async def get_model(request: Request, name: str, version: str | None = None) -> 
         raise Problem(503, str(exc), headers={"Retry-After": "60"}) from exc
 
 
+async def _disconnected(request: Request) -> None:
+    """Returns when the client goes away (the body is read by now: the next message is the disconnect)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def submit_or_leave(request: Request, loaded: LoadedModel, items: list[Any]) -> list[Any]:
+    """The batch results, unless the client disconnects first: then its items are cancelled before a
+    batch takes them (the batcher skips cancelled items), so a gone client costs no forward pass."""
+    work = asyncio.ensure_future(loaded.batcher.submit(items))
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait((work, gone), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if not work.done():
+        work.cancel()
+        raise Problem(499, "the client closed the connection")  # nobody reads it; ends the handler
+    return work.result()
+
+
 async def submit(request: Request, name: str, version: str | None,
                  items: list[Any]) -> tuple[LoadedModel, list[Any]]:
     """Queue items on the model's batcher; a swap in between retries on the new version once."""
     for _ in range(2):
         loaded = await get_model(request, name, version)
         try:
-            return loaded, await loaded.batcher.submit(items)
+            return loaded, await submit_or_leave(request, loaded, items)
         except QueueFull as exc:
             raise Problem(503, f"overloaded: {exc}; retry shortly", headers={"Retry-After": "1"}) from exc
         except BatcherClosed:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,8 +21,10 @@ class Problem(Exception):
         self.status, self.detail, self.errors, self.headers = status, detail, errors, headers
 
 
-TITLES = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 409: "Conflict", 413: "Content Too Large",
-          422: "Unprocessable Content", 503: "Service Unavailable"}
+log = logging.getLogger(__name__)
+TITLES = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 408: "Request Timeout", 409: "Conflict",
+          413: "Content Too Large",
+          422: "Unprocessable Content", 500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 def problem_response(request: Request | None, status: int, detail: str,
@@ -70,12 +75,25 @@ def install(app: FastAPI) -> None:
     async def on_http(request: Request, exc: HTTPException) -> JSONResponse:
         return problem_response(request, exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
+    @app.exception_handler(Exception)
+    async def on_fault(request: Request, exc: Exception) -> JSONResponse:
+        # A bug, not the caller's mistake: a problem document with an id the log line also carries,
+        # so a report from a user leads to the traceback.
+        request_id = uuid.uuid4().hex[:16]
+        log.error("request %s %s %s failed: %s: %s", request_id, request.method, request.url.path,
+                  type(exc).__name__, exc, exc_info=exc)
+        response = problem_response(request, 500, f"internal error (request id {request_id}); the server log "
+                                    "has the details under that id")
+        response.headers["X-Request-Id"] = request_id
+        return response
+
 
 class BodyLimit:
-    """413 for a body over the limit, by Content-Length up front or by counting a streamed body."""
+    """413 for a body over the limit (by Content-Length up front or by counting a streamed body), 408
+    for a body that does not arrive within timeout_s of the headers (a slowloris client)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float = 30.0) -> None:
+        self.app, self.max_bytes, self.timeout_s = app, max_bytes, timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -88,19 +106,34 @@ class BodyLimit:
                     return
                 break
         seen = 0
-        response_started = False
+        response_started = timed_out = False
+        body_done = scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE")
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
 
         async def counting_receive() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, body_done, timed_out
+            if body_done:  # after the body, receive() only waits for a disconnect: no deadline
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - asyncio.get_running_loop().time(), 0.001))
+            except TimeoutError:
+                # Answer now (FastAPI would turn an exception while reading into a 400) and tell the
+                # app the client is gone; whatever it sends afterwards is dropped.
+                timed_out = True
+                if not response_started:
+                    await self.too_slow(scope, receive, send)
+                return {"type": "http.disconnect"}
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
                     raise _TooLarge
+                body_done = not message.get("more_body", False)
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal response_started
+            if timed_out:
+                return
             response_started = response_started or message["type"] == "http.response.start"
             await send(message)
 
@@ -109,6 +142,14 @@ class BodyLimit:
         except _TooLarge:
             if not response_started:
                 await self.too_large(scope, receive, send)
+        except Exception:
+            if not timed_out:  # the app's own fault: the error handlers answer it
+                raise
+
+    async def too_slow(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(None, 408, f"the request body did not arrive within {self.timeout_s:g} s",
+                                    headers={"Connection": "close"})
+        await response(scope, receive, send)
 
     async def too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(None, 413, f"request body over the limit of {self.max_bytes} bytes")
@@ -117,3 +158,4 @@ class BodyLimit:
 
 class _TooLarge(Exception):
     pass
+

@@ -116,10 +116,32 @@ def _row(row: sqlite3.Row) -> dict[str, Any]:
     return job
 
 
+def verdict(metrics: dict[str, Any] | None) -> str | None:
+    """One line comparing the test metrics with the baselines (None when there is nothing to compare)."""
+    if not metrics or "model" not in metrics:
+        return None
+    if "mase" in metrics["model"]:
+        model = metrics["model"]["mase"]
+        baselines = {k: metrics[k]["mase"] for k in ("naive", "seasonal_naive") if k in metrics}
+        best = min(baselines, key=baselines.__getitem__)
+        word = "beats" if model < baselines[best] else "does NOT beat"
+        return f"test MASE {model:.4g} {word} {best.replace('_', ' ')} ({baselines[best]:.4g})"
+    if "accuracy" in metrics["model"] and "majority" in metrics:
+        model, majority = metrics["model"]["accuracy"], metrics["majority"]["accuracy"]
+        word = "beats" if model > majority else "does NOT beat"
+        return f"test accuracy {model:.3f} {word} the majority class ({majority:.3f})"
+    return None
+
+
 def run_job(db_path: str, store_path: str, job_id: str, threads: int) -> None:
     """Entry point of the worker process: train, save the version atomically, record the outcome."""
+    import signal
+
     import pandas as pd
     import torch
+
+    # Ctrl-C reaches the whole process group: the server stops this worker itself, without a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     from model import store
     from model.config import ModelConfig, TrainConfig
@@ -250,9 +272,13 @@ class JobRunner:
                     self.jobs.update(job_id, only_if="running", status="failed", error=f"saved but not loaded: {exc}")
                     continue
                 self.jobs.update(job_id, only_if="running", status="succeeded")
+                log.info("job %s: %s %s succeeded; %s", job_id, job["name"], job["version"], verdict(job["metrics"]))
             else:
                 self.jobs.update(job_id, only_if="running", status="failed",
                                  error=f"the training worker exited with code {process.exitcode}")
+            ended = self.jobs.get(job_id)
+            if ended is not None and ended["status"] != "succeeded":
+                log.warning("job %s: %s %s: %s", job_id, ended["name"], ended["status"], ended["error"])
         while len(self.running) < self.max_concurrent:
             job = self.jobs.next_queued()
             if job is None or not self.jobs.update(job["id"], only_if="queued", status="running"):
@@ -264,3 +290,4 @@ class JobRunner:
             )
             process.start()
             self.running[job["id"]] = process
+            log.info("job %s: training %s started (worker pid %s)", job["id"], job["name"], process.pid)

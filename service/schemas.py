@@ -141,6 +141,7 @@ class JobStatus(BaseModel):
     metrics: dict[str, Any] | None
     version: str | None
     error: str | None
+    note: str | None = Field(None, description="what a user should know, e.g. that the model loses to a baseline")
     created: str
     updated: str
 

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     )
     queue_limit: int = Field(16384, ge=1, description="series waiting per model before 503 + Retry-After")
     max_body_bytes: int = Field(8_000_000, ge=1024, description="larger request bodies get 413")
+    body_timeout_s: float = Field(30.0, gt=0, description="a request body must arrive within this many seconds "
+                                  "of its headers (408 otherwise): a trickling client cannot hold a connection")
     max_series: int = Field(1024, ge=1, description="series in one forecast request")
     max_points: int = Field(100_000, ge=1, description="points in one series (longer gets 413)")
     api_key: str | None = Field(None, description="when set, state-changing routes need it (Bearer or X-API-Key)")

@@ -10,11 +10,12 @@ import pandas as pd
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from pydantic import ValidationError
 
-from model.config import ModelConfig
+from model.config import ModelConfig, TrainConfig
+from model.train import check_options
 from model.windows import DataError, prepare_series, split_windows
 from service.deps import Auth, state
 from service.errors import Problem
-from service.jobs import JobStore
+from service.jobs import JobStore, verdict
 from service.schemas import JobStatus, TrainOptions, TrainRequest
 
 router = APIRouter(tags=["training"])
@@ -22,15 +23,18 @@ MAX_JOB_VALUES = 2_000_000
 
 
 def job_view(request: Request, job: dict[str, Any]) -> JobStatus:
-    return JobStatus(url=str(request.url_for("get_job", job_id=job["id"])),
-                     **{k: v for k, v in job.items() if k in JobStatus.model_fields and k != "url"})
+    return JobStatus(url=str(request.url_for("get_job", job_id=job["id"])), note=verdict(job["metrics"]),
+                     **{k: v for k, v in job.items() if k in JobStatus.model_fields and k not in ("url", "note")})
 
 
 def enqueue(request: Request, name: str, options: TrainOptions, payload: dict[str, Any],
             frame: pd.DataFrame) -> JobStatus:
     """Check the data against the options now (422 at once), then queue the job."""
     config = ModelConfig.from_dict(options.model_dump())
+    given = options.model_dump()
+    train_config = TrainConfig(**{k: v for k, v in given.items() if k in TrainConfig.__dataclass_fields__})
     try:
+        check_options(config, train_config)
         series = prepare_series(frame, config, options.time_column, options.interpolate)
         split_windows(len(series.values), options.input_size, options.horizon, options.val_fraction,
                       options.test_fraction, options.calibration_fraction)

@@ -107,3 +107,29 @@ def test_slow_and_vanishing_clients_leave_nothing_stuck(server):
         assert client.post(url + "/v1/models/stock/forecast", content=body,
                            headers={"content-type": "application/json"}).status_code == 200
     assert server[1].poll() is None
+
+
+def test_a_trickling_body_is_cut_off_after_the_read_timeout(tmp_path):
+    """Slowloris: headers, then a few bytes and silence. 408 after GRU_FORECAST_BODY_TIMEOUT_S, and
+    the server answers everyone else meanwhile."""
+    url, server = start_server(tmp_path / "store", env={"GRU_FORECAST_BODY_TIMEOUT_S": "1"})
+    try:
+        host, port = url.removeprefix("http://").split(":")
+        slow = socket.create_connection((host, int(port)))
+        slow.sendall(b"POST /v1/models/stock/forecast HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 1000\r\n\r\n{\"series\": [")
+        started = time.monotonic()
+        assert httpx.get(url + "/health/live", timeout=5).status_code == 200  # others are served meanwhile
+        slow.settimeout(10)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = slow.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+        waited = time.monotonic() - started
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert 0.8 < waited < 5
+        slow.close()
+    finally:
+        stop_server(server)

@@ -157,3 +157,29 @@ def test_non_finite_forecasts_are_never_serialised(client, monkeypatch):
     monkeypatch.setattr(Predictor, "forecast_array", broken)
     r = client.post("/v1/models/stock/forecast", json={"series": [{"values": CLOSES[:30]}], "levels": [80]})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "series[0]" and "not finite" in r.text
+
+
+def test_a_fault_in_a_handler_is_a_problem_document_with_an_id_the_log_has(tmp_path, monkeypatch, caplog):
+    from fastapi.testclient import TestClient
+
+    import service.routes.models as models_route
+    from service.app import create_app
+    from service.settings import Settings
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(models_route, "summary", broken)
+    with TestClient(create_app(Settings(store=tmp_path / "s")), raise_server_exceptions=False) as c:
+        r = c.get("/v1/models")
+    assert r.status_code == 500 and r.headers["content-type"].startswith("application/problem+json")
+    request_id = r.headers["x-request-id"]
+    assert request_id in r.json()["detail"] and "a bug" not in r.text  # no internals leak to the caller
+    assert any(request_id in record.getMessage() and "a bug" in record.getMessage() for record in caplog.records)
+
+
+def test_a_classifier_without_covariates_is_refused_at_submission(client):
+    data = {"weather": ["sun", "rain"] * 100, "t": [1.0, 2.0] * 100}
+    r = client.post("/v1/train", json={"name": "c", "data": data,
+                                       "options": {"task": "classify", "targets": ["weather"], "input_size": 4}})
+    assert r.status_code == 422 and "covariates" in r.text

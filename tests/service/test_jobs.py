@@ -18,7 +18,8 @@ def wait_for(client, job_id, statuses=("succeeded", "failed", "cancelled"), time
     return wait_for_job(client.get, job_id, statuses, timeout)
 
 
-def test_train_poll_forecast_restart(make_client):
+def test_train_poll_forecast_restart(make_client, caplog):
+    caplog.set_level("INFO", logger="service.jobs")
     client, settings = make_client()
     with client:
         r = client.post("/v1/train", json={"name": "goog-small", "data": DATA, "options": OPTIONS})
@@ -28,6 +29,10 @@ def test_train_poll_forecast_restart(make_client):
         job = wait_for(client, job["id"])
         assert job["status"] == "succeeded", job["error"]
         assert job["version"] == "v1" and job["epoch"] == 2 and job["metrics"]["naive"]["mae"] > 0
+        assert "test MASE" in job["note"] and ("beats" in job["note"] or "does NOT beat" in job["note"])
+        logged = " ".join(r.getMessage() for r in caplog.records)
+        assert f"job {job['id']}: training goog-small started" in logged
+        assert f"job {job['id']}: goog-small v1 succeeded; test MASE" in logged
         forecast = client.post("/v1/models/goog-small/forecast", json={"series": [{"values": DATA["close"][-20:]}]})
         assert forecast.status_code == 200 and forecast.json()["version"] == "v1"
         assert forecast.json()["forecasts"][0]["mean"][0] > 0
