@@ -70,6 +70,11 @@ class Batcher(Generic[Item, Result]):
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._loop())
 
+    @property
+    def queued(self) -> int:
+        """Weight waiting for a batch (not counting the batch running now)."""
+        return self._queued
+
     async def submit(self, items: Sequence[Item]) -> list[Result]:
         """Queue all items (a request of N series is N items) and wait for their results, in order."""
         if self._closed:

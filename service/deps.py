@@ -57,8 +57,16 @@ async def _disconnected(request: Request) -> None:
 
 async def submit_or_leave(request: Request, loaded: LoadedModel, items: list[Any]) -> list[Any]:
     """The batch results, unless the client disconnects first: then its items are cancelled before a
-    batch takes them (the batcher skips cancelled items), so a gone client costs no forward pass."""
-    work = asyncio.ensure_future(loaded.batcher.submit(items))
+    batch takes them (the batcher skips cancelled items), so a gone client costs no forward pass.
+
+    Only a request that will not make the next batch (more than a batch already queued) watches its
+    client: that is when waiting is long and a skipped item saves work, and the common case pays
+    nothing (a watcher task per request cost ~10% of requests/s here).
+    """
+    batcher = loaded.batcher
+    if batcher.queued < batcher.max_batch_size:
+        return await batcher.submit(items)
+    work = asyncio.ensure_future(batcher.submit(items))
     gone = asyncio.ensure_future(_disconnected(request))
     try:
         await asyncio.wait((work, gone), return_when=asyncio.FIRST_COMPLETED)

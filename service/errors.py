@@ -114,15 +114,32 @@ class BodyLimit:
             nonlocal seen, body_done, timed_out
             if body_done:  # after the body, receive() only waits for a disconnect: no deadline
                 return await receive()
+            # A timer, not asyncio.wait_for: no task per receive on the hot path.
+            loop = asyncio.get_running_loop()
+            task = asyncio.current_task()
+            expired = False
+
+            def expire() -> None:
+                nonlocal expired
+                expired = True
+                if task is not None:
+                    task.cancel()
+
+            timer = loop.call_at(deadline, expire)
             try:
-                message = await asyncio.wait_for(receive(), max(deadline - asyncio.get_running_loop().time(), 0.001))
-            except TimeoutError:
+                message = await receive()
+            except asyncio.CancelledError:
+                if not expired or task is None:
+                    raise
+                task.uncancel()
                 # Answer now (FastAPI would turn an exception while reading into a 400) and tell the
                 # app the client is gone; whatever it sends afterwards is dropped.
                 timed_out = True
                 if not response_started:
                     await self.too_slow(scope, receive, send)
                 return {"type": "http.disconnect"}
+            finally:
+                timer.cancel()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:

@@ -91,8 +91,9 @@ async def evaluate(request: Request, name: str, body: EvaluateRequest) -> dict[s
             frame[target] = values if values.ndim == 1 else values[:, j]
         try:
             prepared = prepare_series(frame, ModelConfig.from_dict(config.to_dict()))
+            # On the model's inference thread (one torch thread, inference mode), not a pool thread.
             result = await asyncio.get_running_loop().run_in_executor(
-                None, evaluate_forecaster, artifact.predictor, prepared, scale)
+                state(request).registry.executor, evaluate_forecaster, artifact.predictor, prepared, scale)
         except (DataError, ValueError) as exc:
             raise Problem(422, f"series[{i}]: {exc}", [{"field": f"series[{i}]", "reason": str(exc)}]) from exc
         results.append({"id": series.id, **result})

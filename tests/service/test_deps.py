@@ -25,21 +25,23 @@ class Request:
 def test_a_client_that_leaves_before_its_batch_forms_costs_no_forward_pass():
     async def main():
         rec = Recorder()
-        batcher = Batcher(rec, max_batch_size=8)
+        batcher = Batcher(rec, max_batch_size=2)
         loaded = SimpleNamespace(batcher=batcher)
         first = asyncio.create_task(submit_or_leave(Request(), loaded, [1]))
         await rec.started.wait()  # the batch function is busy with [1]: the next items queue
-        leaving, staying = Request(), Request()
-        gone = asyncio.create_task(submit_or_leave(leaving, loaded, [2]))
-        kept = asyncio.create_task(submit_or_leave(staying, loaded, [3]))
+        queued = asyncio.create_task(submit_or_leave(Request(), loaded, [2, 3]))  # fills the next batch
         await spin()
-        leaving.left.set()  # the client of [2] disconnects while [2] waits in the queue
+        leaving, staying = Request(), Request()
+        gone = asyncio.create_task(submit_or_leave(leaving, loaded, [4]))  # behind a full batch: watches
+        kept = asyncio.create_task(submit_or_leave(staying, loaded, [5]))
+        await spin()
+        leaving.left.set()  # the client of [4] disconnects while [4] waits in the queue
         with pytest.raises(Problem) as info:
             await gone
         assert info.value.status == 499
         rec.gate.set()
-        assert await first == [10] and await kept == [30]
-        assert rec.batches == [[1], [3]]  # [2] never reached a forward pass
+        assert await first == [10] and await queued == [20, 30] and await kept == [50]
+        assert rec.batches == [[1], [2, 3], [5]]  # [4] never reached a forward pass
         await batcher.close()
 
     run(main())
