@@ -1,11 +1,12 @@
 """Load with a training job running: 256 clients of mixed forecasts for 5 minutes while a job trains.
 
-    .venv/bin/python -m benchmarks.soak [--baseline 60] [--duration 300] [--concurrency 256]
+    .venv/bin/python -m benchmarks.soak [--baseline 60] [--duration 300] [--concurrency 256] [--rss-every 60]
 
 Phase 1: the mixed load alone (baseline p99). Phase 2: a training job starts (ECG, in the service's
 worker process) and the same load runs for --duration seconds. Reports errors by kind, p50/p99 of
-both phases, server RSS after warm-up and at the end, and whether the job finished and its version
-serves. Nothing is pinned: server, worker and wrk share both cores. Writes benchmarks/out/soak.md.
+both phases, server RSS after warm-up, every --rss-every seconds of the loaded phase and at the
+end, and whether the job finished and its version serves. Nothing is pinned: server, worker and wrk
+share both cores. Writes benchmarks/out/soak.md.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -71,6 +73,7 @@ def main() -> None:
     parser.add_argument("--baseline", type=int, default=60)
     parser.add_argument("--duration", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=256)
+    parser.add_argument("--rss-every", type=float, default=60.0, help="seconds between RSS samples")
     args = parser.parse_args()
     url = f"http://127.0.0.1:{PORT}"
     with tempfile.TemporaryDirectory() as tmp:
@@ -95,7 +98,17 @@ def main() -> None:
                 "options": {"targets": ["mv"], "input_size": 180, "horizon": 18, "stride": 6, "epochs": 12,
                             "patience": 0, "season_length": 288}}).json()
             started = time.monotonic()
+            samples: list[tuple[float, float]] = []
+            done = threading.Event()
+
+            def sample() -> None:  # RSS every --rss-every seconds while the load runs
+                while not done.wait(args.rss_every):
+                    samples.append((time.monotonic() - started, rss_mb(server.pid)))
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
             loaded = wrk(url, mix, args.concurrency, args.duration)
+            done.set()
             rss_end = rss_mb(server.pid)
             status = httpx.get(f"{url}/v1/jobs/{job['id']}").json()
             while status["status"] in ("queued", "running") and time.monotonic() - started < 900:
@@ -125,6 +138,8 @@ def main() -> None:
              f"- p99 during training / without: {loaded['p99_us'] / base['p99_us']:.2f}x",
              f"- server RSS after warm-up {rss_start:.0f} MB, after the loaded phase {rss_end:.0f} MB "
              f"({100 * (rss_end - rss_start) / rss_start:+.1f}%)",
+             "- server RSS (MB) during the loaded phase, by minute: "
+             + (", ".join(f"{rss:.0f}" for _, rss in samples) or "(shorter than one sample)"),
              f"- training job: {status['status']} after {job_seconds:.0f} s, "
              f"epoch {status['epoch']}/{status['epochs']}, "
              f"version {status['version']}; forecast with that version: HTTP {served}"]

@@ -44,9 +44,31 @@ REASONS = {
 }
 
 
-def _error(code: str) -> dict[str, Any]:
-    return {"description": REASONS.get(code, "error"),
-            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+# A real problem document for each status, as the server sends it (field paths, reasons).
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "400": {"detail": "malformed JSON: expected value at position 12"},
+    "401": {"detail": "missing or wrong API key: send Authorization: Bearer KEY or X-API-Key: KEY"},
+    "404": {"detail": "unknown model 'stok'; known: ['ecg', 'sf-temps', 'stock', 'weather', 'weather-type']"},
+    "409": {"detail": "version v1 of 'stock' is live: promote another version first"},
+    "413": {"detail": "series[0] has 200000 points; the limit is 100000",
+            "errors": [{"field": "series[0].values", "reason": "at most 100000 points"}]},
+    "422": {"detail": "series[0].values: 12 points; the model needs at least 30 (input_size)",
+            "errors": [{"field": "series[0].values",
+                        "reason": "12 points; the model needs at least 30 (input_size)"}]},
+    "503": {"detail": "overloaded: 16384 series queued, limit 16384; retry shortly"},
+}
+TITLES = {"400": "Bad Request", "401": "Unauthorized", "404": "Not Found", "409": "Conflict",
+          "413": "Content Too Large", "422": "Unprocessable Content", "503": "Service Unavailable"}
+# Path and query parameters pre-filled with something that works on the bundled models.
+PARAMETER_EXAMPLES = {"name": "stock", "version": "v1", "job_id": "3f2a9c0d1e4b5a67"}
+
+
+def _error(code: str, path: str) -> dict[str, Any]:
+    content: dict[str, Any] = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    if code in EXAMPLES:
+        content["example"] = {"type": "about:blank", "title": TITLES[code], "status": int(code),
+                              **EXAMPLES[code], "instance": path.replace("{name}", "stock")}
+    return {"description": REASONS.get(code, "error"), "content": {"application/problem+json": content}}
 
 
 def problem_openapi(app: FastAPI, protected: Callable[[str, str], bool]) -> Callable[[], dict[str, Any]]:
@@ -73,7 +95,13 @@ def problem_openapi(app: FastAPI, protected: Callable[[str, str], bool]) -> Call
                 if protected(method, path):
                     codes.add("401")
                 for code in codes:
-                    responses[code] = _error(code)
+                    responses[code] = _error(code, path)
+                for parameter in operation.get("parameters", []):
+                    example = PARAMETER_EXAMPLES.get(parameter["name"])
+                    if path.endswith("/classify") and parameter["name"] == "name":
+                        example = "weather-type"
+                    if example and (parameter["in"] == "path" or parameter["name"] != "version"):
+                        parameter["example"] = example
         app.openapi_schema = schema
         return schema
 

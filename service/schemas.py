@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -69,6 +71,31 @@ class ClassifyResponse(BaseModel):
 class EvaluateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     series: list[SeriesInput] = Field(..., min_length=1, max_length=64)
+
+
+class SystemMetrics(BaseModel):
+    mse: float
+    mae: float
+    rmse: float
+    smape: float = Field(..., description="symmetric MAPE in percent (0-200)")
+    mase: float = Field(..., description="MAE divided by mase_scale")
+
+
+class SeriesEvaluation(BaseModel):
+    id: str | None = None
+    windows: int = Field(..., description="forecast windows scored: every input_size + horizon stretch of the series")
+    mase_scale: list[float] = Field(..., description="MASE's denominator per target: the one-step naive error on "
+                                    "the model's training part (so MASE compares across series)")
+    model: SystemMetrics
+    naive: SystemMetrics
+    seasonal_naive: SystemMetrics
+    coverage: dict[str, float] | None = Field(None, description="share of actual values inside the 80% and 95% bands")
+
+
+class EvaluateResponse(BaseModel):
+    model: str
+    version: str
+    results: list[SeriesEvaluation]
 
 
 class TrainOptions(BaseModel):
@@ -192,4 +219,48 @@ FORECAST_EXAMPLES: dict[str, Any] = {
         "summary": "ecg: 180 samples (0.5 s at 360 Hz, mV), the next 18",
         "value": {"series": [{"values": _ramp(-0.3, 0.002, 180)}]},
     },
+    "sf-temps": {
+        "summary": "sf-temps: a week of hourly San Francisco temperatures (deg F), the next 24 hours",
+        "value": {"series": [{"values": [round(55 + 6 * math.sin((h - 9) / 24 * 2 * math.pi), 1) for h in range(168)],
+                              "timestamps": [f"2011-01-{1 + h // 24:02d}T{h % 24:02d}:00:00" for h in range(168)]}],
+                  "levels": [80, 95]},
+    },
 }
+
+
+def _days(n: int) -> list[str]:
+    start = date(2024, 1, 1)
+    return [(start + timedelta(days=i)).isoformat() for i in range(n)]
+
+
+CLASSIFY_EXAMPLES: dict[str, Any] = {
+    "weather-type": {
+        "summary": "weather-type: 14 days of Seattle weather -> tomorrow's type (sun, rain, drizzle, snow, fog)",
+        "value": {"series": [{"id": "seattle", "values": [], "covariates": {
+            "precipitation": [0.0, 2.5, 8.1, 0.0, 0.0, 1.2, 0.0, 0.0, 4.3, 10.2, 0.5, 0.0, 0.0, 0.0],
+            "temp_max": _ramp(9.0, 0.2, 14), "temp_min": _ramp(3.0, 0.1, 14), "wind": [3.1] * 14}}]},
+    },
+}
+EVALUATE_EXAMPLES: dict[str, Any] = {
+    "stock": {
+        "summary": "stock: score the model on 60 later closes beside naive and seasonal naive",
+        "value": {"series": [{"id": "GOOG", "values": _ramp(780.0, 0.8, 60)}]},
+    },
+}
+TRAIN_EXAMPLES: dict[str, Any] = {
+    "daily": {
+        "summary": "a daily series with dates: 14 days in, 3 out, 5 epochs",
+        "value": {"name": "my-daily", "data": {"date": _days(200), "value": _ramp(20.0, 0.05, 200)},
+                  "options": {"targets": ["value"], "time_column": "date", "frequency": "D", "input_size": 14,
+                              "horizon": 3, "epochs": 5}},
+    },
+    "gated": {
+        "summary": "retrain an existing model; it goes live only if it beats the live version",
+        "value": {"name": "my-daily", "data": {"date": _days(200), "value": _ramp(20.0, 0.05, 200)},
+                  "options": {"targets": ["value"], "time_column": "date", "frequency": "D", "input_size": 14,
+                              "horizon": 3, "promote": "if_better"}},
+    },
+}
+CSV_OPTIONS_EXAMPLE = ('{"targets": ["close"], "time_column": "date", "frequency": "B", "input_size": 30, '
+                       '"horizon": 5}')
+PROMOTE_EXAMPLES: dict[str, Any] = {"rollback": {"summary": "serve v1 (again)", "value": {"version": "v1"}}}

@@ -16,11 +16,13 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health/live")
 async def live() -> dict[str, str]:
+    """200 while the process runs (for a container's liveness probe)."""
     return {"status": "alive"}
 
 
 @router.get("/health/ready", responses={503: {"description": "models not loaded yet"}})
 async def ready(request: Request) -> Response:
+    """200 with the loaded models once the server can forecast; 503 with Retry-After until then."""
     if not state(request).ready:
         return problem_response(request, 503, "models are still loading", headers={"Retry-After": "1"})
     return Response(json.dumps({"status": "ready", "models": sorted(state(request).registry.models)}),
@@ -29,6 +31,8 @@ async def ready(request: Request) -> Response:
 
 @router.get("/metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
+    """Prometheus text format: latency by route, forecasts served, batch sizes, queue depth and wait,
+    compute time, jobs by status, models loaded."""
     app_state = state(request)
     telemetry: Telemetry = app_state.telemetry
     if getattr(app_state, "registry", None):

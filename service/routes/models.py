@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Body, Request, Response
 
 from model import store
 from service.deps import Auth, state
 from service.errors import Problem
 from service.registry import Registry
-from service.schemas import ModelCard, ModelSummary, PromoteRequest
+from service.schemas import PROMOTE_EXAMPLES, ModelCard, ModelSummary, PromoteRequest
 
 router = APIRouter(tags=["models"])
 
@@ -29,6 +29,7 @@ def summary(registry: Registry, name: str) -> dict[str, Any]:
 
 @router.get("/v1/models")
 async def list_models(request: Request) -> list[ModelSummary]:
+    """Every model in the store: task, input size, horizon, targets and the live version."""
     registry: Registry = state(request).registry
     names = sorted(set(registry.names()) | set(registry.models) | set(registry.errors))
     return [ModelSummary(**summary(registry, n)) for n in names]
@@ -36,6 +37,8 @@ async def list_models(request: Request) -> list[ModelSummary]:
 
 @router.get("/v1/models/{name}", responses={404: {"description": "unknown model"}})
 async def model_card(request: Request, name: str) -> ModelCard:
+    """A model's card: its versions, the live one and its manifest (config, what `auto` chose,
+    test metrics beside the baselines, interval calibration, training history)."""
     registry: Registry = state(request).registry
     if not store.NAME_PATTERN.match(name) or name not in set(registry.names()) | set(registry.errors):
         raise Problem(404, f"unknown model {name!r}")
@@ -47,7 +50,10 @@ async def model_card(request: Request, name: str) -> ModelCard:
 @router.post("/v1/models/{name}/promote", dependencies=[Auth],
              responses={404: {"description": "unknown model or version"}, 401: {"description": "API key needed"},
                         409: {"description": "the version does not load"}})
-async def promote(request: Request, name: str, body: PromoteRequest) -> ModelSummary:
+async def promote(request: Request, name: str,
+                  body: Annotated[PromoteRequest, Body(openapi_examples=PROMOTE_EXAMPLES)]) -> ModelSummary:
+    """Make a version live (or roll back to an older one): it is loaded first (409 if it cannot be),
+    then the store's LIVE record is written and it serves from the next request, in every process."""
     registry: Registry = state(request).registry
     if not store.NAME_PATTERN.match(name) or body.version not in store.versions(registry.root, name):
         raise Problem(404, f"model {name!r} has no version {body.version!r}")
@@ -61,6 +67,7 @@ async def promote(request: Request, name: str, body: PromoteRequest) -> ModelSum
 @router.delete("/v1/models/{name}/versions/{version}", dependencies=[Auth], status_code=204,
                responses={404: {"description": "unknown version"}, 409: {"description": "version is live"}})
 async def delete_version(request: Request, name: str, version: str) -> Response:
+    """Delete a version that is not live (409 for the live one: promote another first)."""
     registry: Registry = state(request).registry
     if not store.NAME_PATTERN.match(name) or version not in store.versions(registry.root, name):
         raise Problem(404, f"model {name!r} has no version {version!r}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
@@ -17,10 +17,13 @@ from service.deps import get_model, state, submit
 from service.errors import Problem
 from service.forecasting import build_forecasts, build_windows, check_request_size, values_array
 from service.schemas import (
+    CLASSIFY_EXAMPLES,
+    EVALUATE_EXAMPLES,
     FORECAST_EXAMPLES,
     ClassifyRequest,
     ClassifyResponse,
     EvaluateRequest,
+    EvaluateResponse,
     ForecastRequest,
     ForecastResponse,
     SeriesClasses,
@@ -37,6 +40,9 @@ Version = Annotated[str | None, Query(pattern=r"^v[1-9][0-9]{0,8}$", description
 async def forecast(request: Request, name: str,
                    body: Annotated[ForecastRequest, Body(openapi_examples=FORECAST_EXAMPLES)],
                    version: Version = None) -> Response:
+    """Forecast the next `horizon` steps of each series from its last `input_size` points, with
+    prediction intervals at the `levels` asked for. Many series in one request share one forward
+    pass with everyone else's (dynamic batching). `?version=v2` asks a version other than the live one."""
     settings: Settings = state(request).settings
     check_request_size(body.series, settings.max_series, settings.max_points)
     loaded = await get_model(request, name, version)
@@ -49,7 +55,10 @@ async def forecast(request: Request, name: str,
 
 
 @router.post("/v1/models/{name}/classify", responses={404: {"description": "unknown model"}})
-async def classify(request: Request, name: str, body: ClassifyRequest, version: Version = None) -> ClassifyResponse:
+async def classify(request: Request, name: str,
+                   body: Annotated[ClassifyRequest, Body(openapi_examples=CLASSIFY_EXAMPLES)],
+                   version: Version = None) -> ClassifyResponse:
+    """Class probabilities of the step after each series (a classifier reads its covariates only)."""
     settings: Settings = state(request).settings
     check_request_size(body.series, settings.max_series, settings.max_points)
     loaded = await get_model(request, name, version)
@@ -65,7 +74,10 @@ async def classify(request: Request, name: str, body: ClassifyRequest, version: 
 
 
 @router.post("/v1/models/{name}/evaluate", responses={404: {"description": "unknown model"}})
-async def evaluate(request: Request, name: str, body: EvaluateRequest) -> dict[str, Any]:
+async def evaluate(request: Request, name: str,
+                   body: Annotated[EvaluateRequest, Body(openapi_examples=EVALUATE_EXAMPLES)]) -> EvaluateResponse:
+    """Score the live model on series you send (every window of input_size + horizon points) beside
+    naive and seasonal naive: MSE, MAE, RMSE, sMAPE, MASE and interval coverage."""
     settings: Settings = state(request).settings
     check_request_size(body.series, settings.max_series, settings.max_points)
     loaded = await get_model(request, name)
@@ -97,4 +109,4 @@ async def evaluate(request: Request, name: str, body: EvaluateRequest) -> dict[s
         except (DataError, ValueError) as exc:
             raise Problem(422, f"series[{i}]: {exc}", [{"field": f"series[{i}]", "reason": str(exc)}]) from exc
         results.append({"id": series.id, **result})
-    return {"model": name, "version": loaded.version, "results": results}
+    return EvaluateResponse(model=name, version=loaded.version, results=results)

@@ -7,7 +7,7 @@ import io
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, Body, File, Form, Request, Response, UploadFile
 from pydantic import ValidationError
 
 from model.config import ModelConfig, TrainConfig
@@ -16,7 +16,7 @@ from model.windows import DataError, prepare_series, split_windows
 from service.deps import Auth, state
 from service.errors import Problem
 from service.jobs import JobStore, verdict
-from service.schemas import JobStatus, TrainOptions, TrainRequest
+from service.schemas import CSV_OPTIONS_EXAMPLE, TRAIN_EXAMPLES, JobStatus, TrainOptions, TrainRequest
 
 router = APIRouter(tags=["training"])
 MAX_JOB_VALUES = 2_000_000
@@ -48,7 +48,12 @@ def enqueue(request: Request, name: str, options: TrainOptions, payload: dict[st
 
 @router.post("/v1/train", status_code=202, dependencies=[Auth],
              responses={401: {"description": "API key needed"}, 422: {"description": "unusable data or options"}})
-async def train_json(request: Request, body: TrainRequest, response: Response) -> JobStatus:
+async def train_json(request: Request, body: Annotated[TrainRequest, Body(openapi_examples=TRAIN_EXAMPLES)],
+                     response: Response) -> JobStatus:
+    """Train a new version from columns sent as JSON: 202 with the job at once, training in a worker
+    process. The data is checked against the options first (422 naming what to change). The
+    first version of a name goes live; later ones when `promote` is true, or `"if_better"` and
+    the new version beats the live one on the same test part."""
     lengths = {len(v) for v in body.data.values()}
     if len(lengths) > 1:
         raise Problem(422, f"data columns differ in length: {sorted(lengths)}")
@@ -65,8 +70,10 @@ async def train_csv(
     request: Request, response: Response,
     file: Annotated[UploadFile, File(description="CSV with a header row")],
     name: Annotated[str, Form(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")],
-    options: Annotated[str, Form(description="TrainOptions as JSON")] = "{}",
+    options: Annotated[str, Form(description="TrainOptions as JSON", examples=[CSV_OPTIONS_EXAMPLE])] = "{}",
 ) -> JobStatus:
+    """Train a new version from an uploaded CSV (header row; comma, semicolon or tab; a BOM is fine;
+    not gzip): as /v1/train, with the options as a JSON form field."""
     try:
         parsed = TrainOptions.model_validate_json(options)
     except ValidationError as exc:
@@ -86,11 +93,14 @@ async def train_csv(
 
 @router.get("/v1/jobs")
 async def list_jobs(request: Request) -> list[JobStatus]:
+    """The latest 100 training jobs, newest first."""
     return [job_view(request, j) for j in state(request).jobs.list()]
 
 
 @router.get("/v1/jobs/{job_id}", name="get_job", responses={404: {"description": "unknown job"}})
 async def get_job(request: Request, job_id: str) -> JobStatus:
+    """A job's status, epoch of epochs, train and validation loss, test metrics beside the baselines
+    (`note` says whether it beats them) and, once saved, its version."""
     job = state(request).jobs.get(job_id)
     if job is None:
         raise Problem(404, f"unknown job {job_id!r}")
@@ -100,6 +110,7 @@ async def get_job(request: Request, job_id: str) -> JobStatus:
 @router.post("/v1/jobs/{job_id}/cancel", dependencies=[Auth],
              responses={404: {"description": "unknown job"}, 401: {"description": "API key needed"}})
 async def cancel_job(request: Request, job_id: str) -> JobStatus:
+    """Stop a queued or running job (a running one stops within a second or two; nothing is saved)."""
     jobs: JobStore = state(request).jobs
     if jobs.get(job_id) is None:
         raise Problem(404, f"unknown job {job_id!r}")

@@ -138,7 +138,7 @@ def test_metrics_show_batches(client):
 def test_openapi_carries_an_example_per_domain(client):
     schema = client.get("/openapi.json").json()
     examples = schema["paths"]["/v1/models/{name}/forecast"]["post"]["requestBody"]["content"]["application/json"]
-    assert set(examples["examples"]) == {"stock", "weather", "ecg"}
+    assert set(examples["examples"]) == {"stock", "weather", "ecg", "sf-temps"}
     html = client.get("/docs").text
     assert "cdn" not in html and "/docs-assets/swagger-ui-bundle.js" in html
     assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
