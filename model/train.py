@@ -17,7 +17,7 @@ from model.fit import CancelCheck, EpochReport, Progress, choose_device, fit
 from model.linear import PENALTIES, Ridge
 from model.network import GRUNet
 from model.predictor import Predictor, base_forecast, conformal_quantiles
-from model.scaling import fit_scaler, scale_inputs
+from model.scaling import SCALINGS, fit_scaler, scale_inputs
 from model.season import resolve_season, season_from_frequency
 from model.windows import DataError, Series, Split, make_windows, prepare_series, split_windows
 
@@ -27,7 +27,15 @@ MAX_VAL_WINDOWS = 1024
 MAX_RIDGE_WINDOWS = 20_000
 
 
-def _check_options(config: ModelConfig, train_config: TrainConfig) -> None:
+def check_options(config: ModelConfig, train_config: TrainConfig) -> None:
+    """Options that cannot work, refused before any data is read (the CLI and the API share this)."""
+    choices = {"task": ("forecast", "classify"), "cell": ("fused", "seed"), "scaling": ("auto", *SCALINGS),
+               "base": ("auto", "naive", "seasonal")}
+    for field_name, allowed in choices.items():
+        if getattr(config, field_name) not in allowed:
+            raise DataError(f"{field_name} {getattr(config, field_name)!r} is not one of {list(allowed)}")
+    if train_config.optimizer not in ("adam", "sgd"):
+        raise DataError(f"optimizer {train_config.optimizer!r} is not one of ['adam', 'sgd']")
     if config.input_size < 2 or config.horizon < 1:
         raise DataError(f"input_size must be >= 2 and horizon >= 1 (got {config.input_size}, {config.horizon})")
     if config.task == "classify" and not config.covariates:
@@ -50,7 +58,7 @@ def train(
 ) -> Artifact:
     """Train on the training part, choose and stop on validation, calibrate, report on the test part."""
     train_config = train_config or TrainConfig()
-    _check_options(config, train_config)
+    check_options(config, train_config)
     series = prepare_series(frame, config, time_column, interpolate=train_config.interpolate)
     split = split_windows(len(series.values), config.input_size, config.horizon, train_config.val_fraction,
                           train_config.test_fraction, train_config.calibration_fraction)

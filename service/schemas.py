@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from model.config import Base, Cell, ModelConfig, Optimizer, Scaling, Task, TrainConfig
 from model.windows import DataError, normalize_frequency
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
@@ -98,47 +99,50 @@ class EvaluateResponse(BaseModel):
     results: list[SeriesEvaluation]
 
 
+_MODEL, _TRAINING = ModelConfig(), TrainConfig()  # the one source of defaults and choices
+
+
 class TrainOptions(BaseModel):
-    """The training options of model/ (ModelConfig + TrainConfig), same names."""
+    """The training options of model/ (ModelConfig + TrainConfig): same names, same defaults and
+    choices (read from the dataclasses), plus the bounds an HTTP API needs."""
 
     model_config = ConfigDict(extra="forbid")
-    task: Literal["forecast", "classify"] = "forecast"
-    targets: list[str] = Field(default_factory=lambda: ["value"], min_length=1, max_length=16)
+    task: Task = _MODEL.task
+    targets: list[str] = Field(default_factory=lambda: list(_MODEL.targets), min_length=1, max_length=16)
     covariates: list[str] = Field(default_factory=list, max_length=64)
     time_column: str | None = None
-    input_size: int = Field(32, ge=2, le=2048)
-    horizon: int = Field(1, ge=1, le=512)
-    hidden_size: int = Field(64, ge=1, le=1024)
-    num_layers: int = Field(1, ge=1, le=8)
-    dropout: float = Field(0.0, ge=0, lt=1)
-    cell: Literal["fused", "seed"] = "fused"
-    frequency: str | None = Field(None, max_length=16)
+    input_size: int = Field(_MODEL.input_size, ge=2, le=2048)
+    horizon: int = Field(_MODEL.horizon, ge=1, le=512)
+    hidden_size: int = Field(_MODEL.hidden_size, ge=1, le=1024)
+    num_layers: int = Field(_MODEL.num_layers, ge=1, le=8)
+    dropout: float = Field(_MODEL.dropout, ge=0, lt=1)
+    cell: Cell = _MODEL.cell
+    frequency: str | None = Field(_MODEL.frequency, max_length=16)
     season_length: int | None = Field(
-        None, ge=1, le=100_000,
+        _MODEL.season_length, ge=1, le=100_000,
         description="steps in one season; null: from the frequency (h -> 24, D -> 7, ...) or detected")
-    scaling: Literal["auto", "window", "robust", "standard"] = Field(
-        "auto", description="how windows are scaled; auto chooses on the validation part")
-    base: Literal["auto", "naive", "seasonal"] = Field(
-        "auto", description="the forecast the network corrects; auto chooses on the validation part")
-    linear_skip: bool = Field(True, description="a ridge-started linear map beside the GRU (kept if it helps)")
-    epochs: int = Field(30, ge=1, le=1000)
-    max_steps: int = Field(1500, ge=0, le=1_000_000,
+    scaling: Scaling = Field(_MODEL.scaling, description="how windows are scaled; auto chooses on the validation part")
+    base: Base = Field(_MODEL.base, description="the forecast the network corrects; auto chooses on validation")
+    linear_skip: bool = Field(_MODEL.linear_skip, description="a ridge-started linear map beside the GRU, kept if "
+                              "it wins on validation")
+    epochs: int = Field(_TRAINING.epochs, ge=1, le=1000)
+    max_steps: int = Field(_TRAINING.max_steps, ge=0, le=1_000_000,
                            description="most optimizer steps; long series sample windows each step (0: no limit)")
-    batch_size: int = Field(64, ge=1, le=8192)
-    lr: float = Field(0.001, gt=0, le=10)
-    optimizer: Literal["adam", "sgd"] = "adam"
-    patience: int = Field(5, ge=0, le=1000)
-    clip_norm: float = Field(1.0, ge=0, le=1e6)
-    seed: int = Field(0, ge=0, le=2**31)
-    val_fraction: float = Field(0.1, gt=0, lt=0.5)
-    calibration_fraction: float = Field(0.1, ge=0, lt=0.5, description="part for the interval widths only")
-    test_fraction: float = Field(0.15, gt=0, lt=0.5)
-    stride: int = Field(1, ge=1, le=1000)
-    interpolate: bool = False
+    batch_size: int = Field(_TRAINING.batch_size, ge=1, le=8192)
+    lr: float = Field(_TRAINING.lr, gt=0, le=10)
+    optimizer: Optimizer = _TRAINING.optimizer
+    patience: int = Field(_TRAINING.patience, ge=0, le=1000)
+    clip_norm: float = Field(_TRAINING.clip_norm, ge=0, le=1e6)
+    seed: int = Field(_TRAINING.seed, ge=0, le=2**31)
+    val_fraction: float = Field(_TRAINING.val_fraction, gt=0, lt=0.5)
+    calibration_fraction: float = Field(_TRAINING.calibration_fraction, ge=0, lt=0.5,
+                                        description="part for the interval widths only")
+    test_fraction: float = Field(_TRAINING.test_fraction, gt=0, lt=0.5)
+    stride: int = Field(_TRAINING.stride, ge=1, le=1000)
+    interpolate: bool = _TRAINING.interpolate
     promote: bool | Literal["if_better"] = Field(
         False, description="make the new version live even if the model has one; \"if_better\": only if it "
         "beats the live version on the new job's test part (the job's metrics.promotion says why)")
-
 
     @field_validator("frequency")
     @classmethod

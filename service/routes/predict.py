@@ -85,6 +85,12 @@ async def evaluate(request: Request, name: str,
     if config.task == "classify":
         raise Problem(422, "evaluate takes forecasters; classifiers report their test metrics in the card")
     scale = np.asarray(artifact.manifest["mase_scale"])
+    # Evaluation shares the model's inference thread: it waits behind the same queue limit.
+    span = config.input_size + config.horizon
+    windows = sum(max(len(s.values) - span + 1, 0) for s in body.series)
+    if loaded.batcher.queued + windows > loaded.batcher.queue_limit:
+        raise Problem(503, f"overloaded: {loaded.batcher.queued} series queued, limit {loaded.batcher.queue_limit}; "
+                      "retry shortly", headers={"Retry-After": "1"})
     results = []
     for i, series in enumerate(body.series):
         unknown = sorted(set(series.covariates) - set(config.covariates))

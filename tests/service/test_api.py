@@ -148,3 +148,19 @@ def test_openapi_carries_an_example_per_domain(client):
                         headers={"content-type": "application/json"})
         if name in pretrained_names():
             assert r.status_code == 200, (name, r.text)
+
+
+def test_train_options_are_the_config_dataclasses_with_the_same_defaults():
+    """One definition: every option of ModelConfig and TrainConfig, with its default, in the API."""
+    from dataclasses import fields
+
+    from model.config import ModelConfig, TrainConfig
+    from service.schemas import TrainOptions
+
+    api = TrainOptions()
+    internal = {"classes", "device"}  # filled in by training / by the server's settings
+    for config in (ModelConfig(), TrainConfig()):
+        for f in fields(config):
+            if f.name not in internal:
+                assert getattr(api, f.name) == getattr(config, f.name), f.name
+    assert api.input_size == 64  # was 32 in the API and 64 in the dataclass

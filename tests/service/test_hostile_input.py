@@ -183,3 +183,11 @@ def test_a_classifier_without_covariates_is_refused_at_submission(client):
     r = client.post("/v1/train", json={"name": "c", "data": data,
                                        "options": {"task": "classify", "targets": ["weather"], "input_size": 4}})
     assert r.status_code == 422 and "covariates" in r.text
+
+
+def test_evaluate_waits_behind_the_same_queue_limit_as_forecast(make_client):
+    client, _ = make_client(queue_limit=40)
+    with client:
+        r = client.post("/v1/models/stock/evaluate", json={"series": [{"values": CLOSES[:100]}]})  # 66 windows
+        assert r.status_code == 503 and r.headers["retry-after"] == "1"
+        assert client.post("/v1/models/stock/evaluate", json={"series": [{"values": CLOSES[:60]}]}).status_code == 200
