@@ -53,9 +53,9 @@ def train_ecg() -> None:
         started = time.perf_counter()
         artifact = train(d.load(), config, TrainConfig(device=DEVICE), d.time_column)
         seconds = time.perf_counter() - started
-        m, v = artifact.manifest["metrics"], artifact.manifest["validation"]
+        m, v = artifact.manifest.metrics, artifact.manifest.validation or {}
         print(f"ecg ({config.input_size}, {config.horizon}) on {DEVICE}: {seconds:.1f} s, "
-              f"{artifact.manifest['epochs_run']} epochs, choice {artifact.manifest['choice']}; "
+              f"{artifact.manifest.epochs_run} epochs, choice {artifact.manifest.choice}; "
               f"validation MASE {v['model']:.3f} (start {v['initial']:.3f}); test MASE {m['model']['mase']:.3f} "
               f"(naive {m['naive']['mase']:.3f}), coverage {m['coverage']}")
 

@@ -129,8 +129,8 @@ def main() -> None:
                 started = time.perf_counter()
                 artifact = train(d.load(), config, d.training, d.time_column)
                 seconds = time.perf_counter() - started
-                m = artifact.manifest["metrics"]
-                lines.append(f"| {name} | {cell} | {artifact.manifest['epochs_run']} | {seconds:.1f} | "
+                m = artifact.manifest.metrics
+                lines.append(f"| {name} | {cell} | {artifact.manifest.epochs_run} | {seconds:.1f} | "
                              f"{m['model']['mae']:.4g} | {m['model']['rmse']:.4g} | {m['model']['mase']:.3f} | "
                              f"{m['naive']['mase']:.3f} | {m['coverage']['80']:.3f} |")
     save("training", "\n".join(lines))

@@ -8,7 +8,7 @@ import os
 import platform
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,9 +35,52 @@ class ArtifactError(RuntimeError):
 
 
 @dataclass
+class Manifest:
+    """Everything about a version but its weights: the one definition, read and written only here."""
+
+    config: dict[str, Any]  # ModelConfig.to_dict(), as resolved by training (season, scaling, base)
+    scaler: dict[str, Any]  # model/scaling.py's fitted values
+    metrics: dict[str, Any]  # test part: model beside naive / seasonal naive (or majority), coverage
+    train_config: dict[str, Any] = field(default_factory=dict)  # TrainConfig.to_dict()
+    interval_quantiles: dict[str, list[Any]] = field(default_factory=dict)  # level -> (H, T) in volatility units
+    epochs_run: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)  # per epoch: train_loss, val_loss, seconds
+    data_fingerprint: str = ""  # sha256 of the training data as float32
+    rows: int = 0
+    mase_scale: list[float] | None = None  # forecasters: one-step naive error per target on the training part
+    class_prior: list[float] | None = None  # classifiers: class shares in the training part
+    choice: dict[str, Any] | None = None  # what "auto" chose: scaling, base, ridge penalty, season and its source
+    validation: dict[str, Any] | None = None  # validation MASE of the start candidates, the race, the result
+    name: str | None = None
+    version: str | None = None
+    description: str | None = None
+    source: str | None = None
+    weights_sha256: str | None = None
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    library_versions: dict[str, str] = field(default_factory=lambda: {
+        "python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
+        "pandas": pd.__version__})
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, with the config's headline fields repeated at the top for people reading the file."""
+        config = self.config
+        headline = {k: config.get(k) for k in ("task", "input_size", "horizon", "targets", "covariates", "frequency")}
+        return {"format_version": self.format_version, **headline,
+                **{k: v for k, v in asdict(self).items() if k != "format_version"}}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Manifest:
+        """Known fields only (a newer file's extra keys are ignored); format 1 gets its implied config."""
+        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        known["config"] = {**values["config"], **READABLE.get(values.get("format_version", FORMAT_VERSION), {})}
+        return cls(**known)
+
+
+@dataclass
 class Artifact:
     predictor: Predictor
-    manifest: dict[str, Any]  # everything but the weights, JSON-ready
+    manifest: Manifest
 
     @property
     def config(self) -> ModelConfig:
@@ -49,28 +92,10 @@ def fingerprint(values: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(values, dtype=np.float32).tobytes()).hexdigest()
 
 
-def build_manifest(predictor: Predictor, **extra: Any) -> dict[str, Any]:
-    config = predictor.config
-    return {
-        "format_version": FORMAT_VERSION,
-        "task": config.task,
-        "config": config.to_dict(),
-        "input_size": config.input_size,
-        "horizon": config.horizon,
-        "targets": config.targets,
-        "covariates": config.covariates,
-        "frequency": config.frequency,
-        "scaler": predictor.scaler,
-        "interval_quantiles": {str(k): v.tolist() for k, v in predictor.quantiles.items()},
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "library_versions": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "pandas": pd.__version__,
-        },
-        **extra,
-    }
+def build_manifest(predictor: Predictor, **fields: Any) -> Manifest:
+    """The manifest of a freshly trained predictor; fields are Manifest's (metrics, history, ...)."""
+    return Manifest(config=predictor.config.to_dict(), scaler=predictor.scaler,
+                    interval_quantiles={str(k): v.tolist() for k, v in predictor.quantiles.items()}, **fields)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -88,10 +113,9 @@ def save_artifact(artifact: Artifact, path: Path) -> None:
     try:
         state = {k: v.detach().cpu().contiguous() for k, v in artifact.predictor.net.state_dict().items()}
         safetensors.torch.save_file(state, str(tmp / WEIGHTS))
-        manifest = dict(artifact.manifest)
-        manifest["weights_sha256"] = hashlib.sha256((tmp / WEIGHTS).read_bytes()).hexdigest()
+        manifest = replace(artifact.manifest, weights_sha256=hashlib.sha256((tmp / WEIGHTS).read_bytes()).hexdigest())
         with open(tmp / MANIFEST, "w") as out:
-            json.dump(manifest, out, indent=2, allow_nan=False)  # NaN is not JSON: fail here, not on load
+            json.dump(manifest.to_dict(), out, indent=2, allow_nan=False)  # NaN is not JSON: fail here, not on load
             out.flush()
             os.fsync(out.fileno())
         with open(tmp / WEIGHTS, "rb") as weights:
@@ -125,13 +149,14 @@ def load_artifact(path: Path, device: torch.device | str = "cpu") -> Artifact:
     if hashlib.sha256(raw).hexdigest() != manifest.get("weights_sha256"):
         raise ArtifactError(f"{path}: {WEIGHTS} does not match the checksum in the manifest (tampered or truncated)")
     try:
-        config = ModelConfig.from_dict({**manifest["config"], **READABLE[manifest["format_version"]]})
+        typed = Manifest.from_dict(manifest)
+        config = ModelConfig.from_dict(typed.config)
         net = GRUNet(config)
         # safetensors holds raw tensors only: loading can never run code (no pickle).
         state = safetensors.torch.load(raw)
         net.load_state_dict(state)
-        quantiles = {int(k): np.asarray(v, np.float32) for k, v in manifest.get("interval_quantiles", {}).items()}
-        predictor = Predictor(config=config, net=net.eval(), scaler=manifest["scaler"], quantiles=quantiles)
+        quantiles = {int(k): np.asarray(v, np.float32) for k, v in typed.interval_quantiles.items()}
+        predictor = Predictor(config=config, net=net.eval(), scaler=typed.scaler, quantiles=quantiles)
     except (KeyError, TypeError, ValueError, RuntimeError, safetensors.SafetensorError) as exc:
         raise ArtifactError(f"{path}: cannot rebuild the model ({type(exc).__name__}: {exc})") from exc
-    return Artifact(predictor=predictor.to(torch.device(device)), manifest=manifest)
+    return Artifact(predictor=predictor.to(torch.device(device)), manifest=typed)

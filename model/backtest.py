@@ -56,11 +56,11 @@ def backtest(
     trained = artifact.config
     series = prepare_series(frame, copy.deepcopy(trained), time_column, train_config.interpolate)
     starts = backtest_windows(series, trained, train_config)
-    mase_scale = np.asarray(artifact.manifest["mase_scale"])
+    mase_scale = np.asarray(artifact.manifest.mase_scale)
     result = evaluate_forecaster(artifact.predictor, series, mase_scale,
                                  slice(int(starts[0]), int(starts[-1]) + 1), stride=trained.horizon)
-    result.update(choice=artifact.manifest["choice"], season_length=trained.season_length,
-                  epochs_run=artifact.manifest["epochs_run"], seconds=seconds)
+    result.update(choice=artifact.manifest.choice, season_length=trained.season_length,
+                  epochs_run=artifact.manifest.epochs_run, seconds=seconds)
     if statistical:
         for name, (forecast, spent) in statistical_forecasts(series, trained, starts).items():
             actual = series.values[starts[:, None] + trained.input_size + np.arange(trained.horizon)]

@@ -8,11 +8,12 @@ import json
 import shutil
 import sys
 import tempfile
-from dataclasses import fields
+from dataclasses import fields, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from tqdm import tqdm
@@ -103,7 +104,7 @@ def command_train(args: argparse.Namespace) -> int:
         bar.close()
     version = store.save_version(Path(args.store), name, artifact)
     print(f"saved {name} {version} in {args.store}")
-    print(_format_metrics(artifact.manifest["metrics"]))
+    print(_format_metrics(artifact.manifest.metrics))
     return 0
 
 
@@ -120,7 +121,7 @@ def command_evaluate(args: argparse.Namespace) -> int:
         return 2
     if not args.csv:
         print(f"{args.name} {version}: test metrics recorded at training time")
-        print(_format_metrics(artifact.manifest["metrics"]))
+        print(_format_metrics(artifact.manifest.metrics))
         return 0
     try:
         series = prepare_series(pd.read_csv(args.csv), copy.deepcopy(artifact.config), args.time_column)
@@ -128,9 +129,9 @@ def command_evaluate(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if artifact.config.task == "classify":
-        result = evaluate_classifier(artifact.predictor, series, artifact.manifest["class_prior"])
+        result = evaluate_classifier(artifact.predictor, series, np.asarray(artifact.manifest.class_prior))
     else:
-        result = evaluate_forecaster(artifact.predictor, series, artifact.manifest["mase_scale"])
+        result = evaluate_forecaster(artifact.predictor, series, np.asarray(artifact.manifest.mase_scale))
     print(_format_metrics(result) if not args.json else json.dumps(result, indent=2))
     return 0
 
@@ -159,8 +160,8 @@ def rebuild_defaults(out: Path, names: list[str]) -> None:
         artifact = train(dataset.load(), copy.deepcopy(dataset.model), dataset.training, dataset.time_column,
                          progress=update)
         bar.close()
-        artifact.manifest.update(name=name, version="v1", description=dataset.description,
-                                 source=f"model/data/{dataset.file}")
+        artifact.manifest = replace(artifact.manifest, name=name, version="v1", description=dataset.description,
+                                    source=f"model/data/{dataset.file}")
         staging = Path(tempfile.mkdtemp(dir=out.parent if out.exists() else None))
         save_artifact(artifact, staging / "v1")
         target = out / name / "v1"
@@ -169,7 +170,7 @@ def rebuild_defaults(out: Path, names: list[str]) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(staging / "v1", target)
         shutil.rmtree(staging, ignore_errors=True)
-        print(f"{name}:\n{_format_metrics(artifact.manifest['metrics'])}")
+        print(f"{name}:\n{_format_metrics(artifact.manifest.metrics)}")
 
 
 def command_rebuild(args: argparse.Namespace) -> int:

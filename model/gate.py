@@ -23,7 +23,7 @@ def _score(artifact: Artifact, frame: pd.DataFrame, time_column: str | None, tra
                           train_config.test_fraction, train_config.calibration_fraction)
     if config.task == "classify":
         uniform = np.full(len(config.classes), 1 / len(config.classes))
-        prior = np.asarray(artifact.manifest.get("class_prior") or uniform)
+        prior = np.asarray(artifact.manifest.class_prior or uniform)
         return float(evaluate_classifier(artifact.predictor, series, prior, split.test)["model"]["accuracy"])
     return float(evaluate_forecaster(artifact.predictor, series, mase_scale, split.test)["model"]["mase"])
 
@@ -33,7 +33,7 @@ def judge(new: Artifact, live: Artifact | None, live_version: str | None, frame:
     """The decision of `"promote": "if_better"`, with both numbers and the reason, for the job's record."""
     task = new.config.task
     metric = "accuracy" if task == "classify" else "mase"
-    mase_scale = np.asarray(new.manifest.get("mase_scale", [1.0]))
+    mase_scale = np.asarray(new.manifest.mase_scale or [1.0])
     # Both scored by the same code on the same windows: equal models give equal numbers.
     new_score = _score(new, frame, time_column, train_config, mase_scale)
     decision: dict[str, Any] = {"rule": "if_better", "metric": metric, "new": new_score, "live_version": live_version,

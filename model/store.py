@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 from model.artifact import Artifact, save_artifact
@@ -65,7 +66,7 @@ def save_version(store: Path, name: str, artifact: Artifact) -> str:
     while True:
         existing = versions(store, name)
         version = f"v{int(existing[-1][1:]) + 1 if existing else 1}"
-        artifact.manifest.update(name=name, version=version)
+        artifact.manifest = replace(artifact.manifest, name=name, version=version)
         try:
             save_artifact(artifact, folder / version)
             ensure_live(store, name)  # the first version is live from the moment it exists

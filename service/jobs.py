@@ -183,12 +183,12 @@ def run_job(db_path: str, store_path: str, job_id: str, threads: int) -> None:
         if os.getppid() != parent or jobs.get(job_id, )["status"] != "running":  # type: ignore[index]
             return  # the server restarted meanwhile and marked this job interrupted: publish nothing
         if options.get("promote") == "if_better":
-            artifact.manifest["metrics"]["promotion"] = _gate(Path(store_path), request["name"], artifact, frame,
+            artifact.manifest.metrics["promotion"] = _gate(Path(store_path), request["name"], artifact, frame,
                                                               options.get("time_column"), train_config)
         version = store.save_version(Path(store_path), request["name"], artifact)
         # Still "running": the server marks it succeeded once the version is loaded (or live), so a
         # client that sees "succeeded" can forecast with it at once.
-        jobs.update(job_id, only_if="running", version=version, metrics=json.dumps(artifact.manifest["metrics"]))
+        jobs.update(job_id, only_if="running", version=version, metrics=json.dumps(artifact.manifest.metrics))
     except Cancelled:
         if os.getppid() != parent:  # the server died (kill -9): nothing was published
             jobs.update(job_id, only_if="running", status="interrupted", error="the server stopped while the job ran")

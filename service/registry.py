@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from model import store
-from model.artifact import Artifact, ArtifactError, load_artifact
+from model.artifact import Artifact, ArtifactError, Manifest, load_artifact
 from model.cli import PRETRAINED
 from model.fit import choose_device
 from model.predictor import Forecasts
@@ -44,7 +44,7 @@ class LoadedModel:
     batcher: Batcher[Any, Any]
 
     @property
-    def manifest(self) -> dict[str, Any]:
+    def manifest(self) -> Manifest:
         return self.artifact.manifest
 
 
@@ -191,7 +191,7 @@ class Registry:
         async def run(items: list[Any]) -> Sequence[Any]:
             return await loop.run_in_executor(self.executor, function, items)
 
-        name = str(artifact.manifest.get("name", ""))
+        name = artifact.manifest.name or ""
         return Batcher(run, observe=self.observe(name) if self.observe else None, weight=lambda item: item.size,
                        **self.batch_options)
 
@@ -199,7 +199,7 @@ class Registry:
         path = self.root / store.check_name(name) / version
         loop = asyncio.get_running_loop()
         artifact = await loop.run_in_executor(None, load_artifact, path, self.device)
-        artifact.manifest.setdefault("name", name)
+        artifact.manifest.name = artifact.manifest.name or name
         return LoadedModel(name, version, artifact, self._make_batcher(artifact))
 
     async def swap(self, name: str, version: str) -> LoadedModel:

@@ -21,9 +21,9 @@ def summary(registry: Registry, name: str) -> dict[str, Any]:
     out: dict[str, Any] = {"name": name, "live_version": live, "available": loaded is not None,
                            "reason": registry.errors.get(name)}
     if loaded:
-        m = loaded.manifest
-        out.update(task=m["task"], input_size=m["input_size"], horizon=m["horizon"], targets=m["targets"],
-                   covariates=m["covariates"])
+        config = loaded.artifact.config
+        out.update(task=config.task, input_size=config.input_size, horizon=config.horizon, targets=config.targets,
+                   covariates=config.covariates)
     return out
 
 
@@ -44,7 +44,7 @@ async def model_card(request: Request, name: str) -> ModelCard:
         raise Problem(404, f"unknown model {name!r}")
     loaded = registry.models.get(name)
     return ModelCard(**summary(registry, name), versions=store.versions(registry.root, name),
-                     manifest=loaded.manifest if loaded else None)
+                     manifest=loaded.manifest.to_dict() if loaded else None)
 
 
 @router.post("/v1/models/{name}/promote", dependencies=[Auth],

@@ -84,7 +84,7 @@ async def evaluate(request: Request, name: str,
     config, artifact = loaded.artifact.config, loaded.artifact
     if config.task == "classify":
         raise Problem(422, "evaluate takes forecasters; classifiers report their test metrics in the card")
-    scale = np.asarray(artifact.manifest["mase_scale"])
+    scale = np.asarray(artifact.manifest.mase_scale)
     # Evaluation shares the model's inference thread: it waits behind the same queue limit.
     span = config.input_size + config.horizon
     windows = sum(max(len(s.values) - span + 1, 0) for s in body.series)

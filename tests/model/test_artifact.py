@@ -1,3 +1,4 @@
+import copy
 import json
 import pickle
 
@@ -67,12 +68,46 @@ def test_a_failed_save_leaves_no_version(stock_artifact, tmp_path, monkeypatch):
 def test_store_versions_live_and_names(stock_artifact, tmp_path):
     assert store.save_version(tmp_path, "m", stock_artifact) == "v1"
     assert store.save_version(tmp_path, "m", stock_artifact) == "v2"
+    assert store.live_version(tmp_path, "m") == "v1"  # the first version is live; later ones when promoted
+    assert (tmp_path / "m" / "LIVE").read_text().strip() == "v1"  # written with the first version
+    store.set_live(tmp_path, "m", "v2")
     assert store.live_version(tmp_path, "m") == "v2"
-    store.set_live(tmp_path, "m", "v1")
-    assert store.live_version(tmp_path, "m") == "v1"
     with pytest.raises(ValueError, match="is live"):
-        store.delete_version(tmp_path, "m", "v1")
-    store.delete_version(tmp_path, "m", "v2")
-    assert store.versions(tmp_path, "m") == ["v1"]
+        store.delete_version(tmp_path, "m", "v2")
+    store.delete_version(tmp_path, "m", "v1")
+    assert store.versions(tmp_path, "m") == ["v2"]
     with pytest.raises(ValueError, match="invalid model name"):
         store.versions(tmp_path, "../etc")
+
+
+def test_the_manifest_is_one_typed_class_and_round_trips(stock_artifact, tmp_path):
+    from model.artifact import Manifest, load_artifact
+
+    save_artifact(stock_artifact, tmp_path / "v1")
+    loaded = load_artifact(tmp_path / "v1")
+    assert isinstance(loaded.manifest, Manifest) and loaded.manifest.weights_sha256
+    assert loaded.manifest.metrics == stock_artifact.manifest.metrics
+    assert loaded.manifest.choice == stock_artifact.manifest.choice
+    on_disk = json.loads((tmp_path / "v1" / "manifest.json").read_text())
+    assert Manifest.from_dict({**on_disk, "from_a_newer_build": 1}).to_dict() == on_disk  # extra keys ignored
+
+
+def test_a_first_landing_manifest_still_loads(stock_artifact, tmp_path):
+    """Format 1 had no scaling/base/linear_skip in its config: window scaling and a naive base."""
+    from model.artifact import load_artifact
+    from model.config import ModelConfig
+    from model.network import GRUNet
+
+    config = ModelConfig(targets=["close"], input_size=30, horizon=5, scaling="window", base="naive",
+                         linear_skip=False, hidden_size=stock_artifact.config.hidden_size)
+    old = copy.deepcopy(stock_artifact)
+    old.predictor.net = GRUNet(config)
+    old.predictor.config = config
+    save_artifact(old, tmp_path / "v1")
+    manifest = json.loads((tmp_path / "v1" / "manifest.json").read_text())
+    for key in ("scaling", "base", "linear_skip"):
+        del manifest["config"][key]
+    manifest["format_version"] = 1
+    (tmp_path / "v1" / "manifest.json").write_text(json.dumps(manifest))
+    loaded = load_artifact(tmp_path / "v1")
+    assert (loaded.config.scaling, loaded.config.base, loaded.config.linear_skip) == ("window", "naive", False)

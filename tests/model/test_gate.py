@@ -8,7 +8,7 @@ from model.gate import judge
 
 def test_the_gate_promotes_only_a_version_that_beats_the_live_one_on_the_same_part(stock_artifact):
     d = DATASETS["stock"]
-    frame, train_config = d.load(), stock_artifact.manifest["train_config"]
+    frame, train_config = d.load(), stock_artifact.manifest.train_config
     from model.config import TrainConfig
 
     tc = TrainConfig(**train_config)

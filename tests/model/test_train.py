@@ -12,7 +12,7 @@ from model.windows import DataError, split_windows
 
 
 def test_stock_model_reports_test_metrics_beside_baselines(stock_artifact):
-    m = stock_artifact.manifest
+    m = stock_artifact.manifest.to_dict()
     assert set(m["metrics"]) >= {"model", "naive", "seasonal_naive", "coverage", "windows", "mase_scale"}
     # Trained on 2004-2010 prices, tested on 2012-2013: per-window scaling keeps it near naive, never far off.
     assert m["metrics"]["model"]["mase"] <= 1.1 * m["metrics"]["naive"]["mase"]
@@ -25,7 +25,7 @@ def test_the_scaler_is_fitted_on_the_training_part_only(stock_artifact):
     n = len(closes)
     train_rows = n - round(n * 0.15) - 2 * round(n * 0.1)  # test, calibration, validation
     steps = np.abs(np.diff(closes[:train_rows])).mean()
-    assert stock_artifact.manifest["scaler"]["floor"][0] == pytest.approx(0.1 * steps, rel=1e-4)
+    assert stock_artifact.manifest.scaler["floor"][0] == pytest.approx(0.1 * steps, rel=1e-4)
 
 
 def test_classifier_pipeline_reports_accuracy_f1_perplexity():
@@ -33,7 +33,7 @@ def test_classifier_pipeline_reports_accuracy_f1_perplexity():
     config = copy.deepcopy(d.model)
     config.hidden_size = 8
     artifact = train(d.load(), config, TrainConfig(epochs=1), d.time_column)
-    m = artifact.manifest["metrics"]
+    m = artifact.manifest.metrics
     assert set(m["model"]) == {"accuracy", "macro_f1", "perplexity"} and "majority" in m
     assert np.asarray(m["confusion_matrix"]).sum() == m["windows"]
     assert sorted(artifact.config.classes) == ["drizzle", "fog", "rain", "snow", "sun"]
@@ -48,7 +48,7 @@ def test_a_classifier_needs_covariates():
 
 
 def test_the_choices_made_on_validation_are_recorded(stock_artifact):
-    m = stock_artifact.manifest
+    m = stock_artifact.manifest.to_dict()
     choice = m["choice"]
     assert choice["season_length"] == 5 and choice["season_source"] == "frequency"  # B -> 5 trading days
     assert choice["scaling"] == m["config"]["scaling"] == m["scaler"]["kind"]
@@ -58,7 +58,7 @@ def test_the_choices_made_on_validation_are_recorded(stock_artifact):
 
 
 def test_never_worse_than_the_better_base_on_validation(stock_artifact):
-    v = stock_artifact.manifest["validation"]
+    v = stock_artifact.manifest.validation
     bare = [score for key, score in v["candidates"].items() if key.endswith("/inf")]  # the bases, no ridge
     assert v["model"] <= min(bare) + 1e-6
     assert v["initial"] <= min(bare) + 1e-9
@@ -69,10 +69,10 @@ def test_a_seasonal_series_gets_the_seasonal_base_and_standard_scaling_when_it_k
     frame = DATASETS["sf-temps"].load().iloc[: 24 * 60]
     config = ModelConfig(targets=["temp"], input_size=48, horizon=24, hidden_size=8)  # no frequency: detected
     artifact = train(frame, config, TrainConfig(epochs=2, max_steps=20), "date")
-    choice = artifact.manifest["choice"]
+    choice = artifact.manifest.choice
     assert choice["season_length"] == 24 and choice["season_source"] == "detected"
     assert choice["base"] == "seasonal"
-    metrics = artifact.manifest["metrics"]
+    metrics = artifact.manifest.metrics
     assert metrics["seasonal_naive"]["mase"] < metrics["naive"]["mase"]  # the baseline uses the season too
 
 
@@ -97,7 +97,7 @@ def test_intervals_are_calibrated_on_a_part_early_stopping_never_saw(monkeypatch
     assert seen["n"] == split.calibration.stop - split.calibration.start
     assert split.val.stop <= split.calibration.start + config.input_size  # no window targets overlap
     assert split.calibration.stop <= split.test.start + config.input_size
-    assert set(artifact.manifest["metrics"]["coverage"]) == {"80", "95"}
+    assert set(artifact.manifest.metrics["coverage"]) == {"80", "95"}
 
 
 def test_max_steps_bounds_the_work_on_a_long_series():
@@ -118,7 +118,7 @@ def test_a_ridge_start_races_the_bare_base_and_the_winner_is_what_is_saved():
     config.hidden_size = 8
     reports = []
     artifact = train(d.load(), config, TrainConfig(epochs=6), d.time_column, progress=reports.append)
-    v, choice = artifact.manifest["validation"], artifact.manifest["choice"]
+    v, choice = artifact.manifest.validation, artifact.manifest.choice
     race = v["race"]  # the weather's best start is a ridge (a linear map of 28 days and covariates)
     assert race["winner"] in ("ridge", "bare") and {"ridge", "bare"} <= set(race)
     assert (choice["ridge_penalty"] is None) == (race["winner"] == "bare")
