@@ -8,7 +8,9 @@ import json
 import logging
 import multiprocessing
 import os
+import signal
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -214,6 +216,20 @@ def _gate(root: Path, name: str, artifact: Any, frame: Any, time_column: str | N
     return judge(artifact, live, live_version, frame, time_column, train_config)
 
 
+def _start_without_sigint(process: BaseProcess) -> None:
+    """Start a worker that ignores Ctrl-C from its first instruction: a spawned interpreter keeps an
+    inherited SIG_IGN (Python only installs its KeyboardInterrupt handler over SIG_DFL), so a
+    Ctrl-C while it still imports torch prints no traceback. The server stops its workers itself."""
+    if threading.current_thread() is not threading.main_thread():  # signal.signal needs the main thread
+        process.start()
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        process.start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 OnSuccess = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -288,6 +304,6 @@ class JobRunner:
             process = self._context.Process(
                 target=run_job, args=(str(self.jobs.path), str(self.store), job["id"], self.threads), daemon=True
             )
-            process.start()
+            _start_without_sigint(process)
             self.running[job["id"]] = process
             log.info("job %s: training %s started (worker pid %s)", job["id"], job["name"], process.pid)

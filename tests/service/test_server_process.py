@@ -91,3 +91,31 @@ def test_swapping_versions_under_load_fails_no_request(server):
             swaps += 1
         codes = [c for f in futures for c in f.result()]
     assert swaps > 5 and codes and set(codes) == {200}
+
+
+def test_ctrl_c_during_a_training_job_prints_no_traceback(tmp_path):
+    """Ctrl-C reaches the whole process group (server and training worker): a clean stop, no traceback."""
+    import math
+    import os
+
+    from tests.service.conftest import start_server
+
+    log = tmp_path / "server.log"
+    url, process = start_server(tmp_path / "store", preexec_fn=os.setsid, log=log)
+    try:
+        data = {"v": [math.sin(i / 7) for i in range(3000)]}
+        job = httpx.post(url + "/v1/train", json={"name": "ctrl-c", "data": data,
+                                                  "options": {"targets": ["v"], "input_size": 64, "horizon": 8}})
+        assert job.status_code == 202
+        deadline = time.monotonic() + 30
+        while httpx.get(f"{url}/v1/jobs/{job.json()['id']}").json()["status"] != "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        time.sleep(1)  # the worker is inside training now
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    text = log.read_text()
+    assert "started (worker pid" in text and "Traceback" not in text and "KeyboardInterrupt" not in text
