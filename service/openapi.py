@@ -37,9 +37,11 @@ REASONS = {
     "400": "malformed JSON or CSV",
     "401": "API key missing or wrong",
     "404": "unknown model, version or job",
+    "408": "the request body did not arrive within the read timeout",
     "409": "conflicts with the model's state",
     "413": "body, series or request over a limit",
     "422": "invalid input: the field and the reason",
+    "500": "a fault in the server: the detail and X-Request-Id carry the id the log has",
     "503": "overloaded or unavailable; see Retry-After",
 }
 
@@ -49,15 +51,18 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "400": {"detail": "malformed JSON: expected value at position 12"},
     "401": {"detail": "missing or wrong API key: send Authorization: Bearer KEY or X-API-Key: KEY"},
     "404": {"detail": "unknown model 'stok'; known: ['ecg', 'sf-temps', 'stock', 'weather', 'weather-type']"},
+    "408": {"detail": "the request body did not arrive within 30 s"},
     "409": {"detail": "version v1 of 'stock' is live: promote another version first"},
     "413": {"detail": "series[0] has 200000 points; the limit is 100000",
             "errors": [{"field": "series[0].values", "reason": "at most 100000 points"}]},
     "422": {"detail": "series[0].values: 12 points; the model needs at least 30 (input_size)",
             "errors": [{"field": "series[0].values",
                         "reason": "12 points; the model needs at least 30 (input_size)"}]},
+    "500": {"detail": "internal error (request id 3f2a9c0d1e4b5a67); the server log has the details under that id"},
     "503": {"detail": "overloaded: 16384 series queued, limit 16384; retry shortly"},
 }
-TITLES = {"400": "Bad Request", "401": "Unauthorized", "404": "Not Found", "409": "Conflict",
+TITLES = {"400": "Bad Request", "401": "Unauthorized", "404": "Not Found", "408": "Request Timeout", "409": "Conflict",
+          "500": "Internal Server Error",
           "413": "Content Too Large", "422": "Unprocessable Content", "503": "Service Unavailable"}
 # Path and query parameters pre-filled with something that works on the bundled models.
 PARAMETER_EXAMPLES = {"name": "stock", "version": "v1", "job_id": "3f2a9c0d1e4b5a67"}
@@ -84,8 +89,9 @@ def problem_openapi(app: FastAPI, protected: Callable[[str, str], bool]) -> Call
             for method, operation in operations.items():
                 responses = operation.setdefault("responses", {})
                 codes = {c for c in responses if c >= "400"}
+                codes.add("500")  # any handler may fail; the answer is still a problem document
                 if "requestBody" in operation:
-                    codes |= {"400", "413", "422"}
+                    codes |= {"400", "408", "413", "422"}
                 if "parameters" in operation:
                     codes.add("422")
                 if "{" in path:
