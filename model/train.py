@@ -179,12 +179,12 @@ class ForkingWindows:
     seasonal-naive forecast made at t; P = 1 is the plain last-position target.
     """
 
-    def __init__(self, values: np.ndarray, rows: np.ndarray, predictor: Predictor, positions: int) -> None:
+    def __init__(self, values: np.ndarray, windows: np.ndarray, rows: np.ndarray, predictor: Predictor,
+                 positions: int) -> None:
         config = predictor.config
         self.values, self.rows, self.positions = values, rows, positions
         self.n_targets, self.length, self.horizon = len(config.targets), config.input_size, config.horizon
-        x, _ = make_windows(values, config.input_size, config.horizon)
-        scaled, _, scale = scale_inputs(x[rows], predictor.scaler)
+        scaled, _, scale = scale_inputs(windows[rows], predictor.scaler)  # windows: make_windows' inputs, all
         self.x, self.scale = torch.from_numpy(scaled), scale[:, : self.n_targets]
         last = np.arange(self.length - positions, self.length)  # (P,) positions within the window
         m = (config.season_length or 1) if config.base == "seasonal" else 1
@@ -235,7 +235,7 @@ def _prepare(series: Series, config: ModelConfig, candidate: _Candidate, x: np.n
     # only the last position sees the skip, so the head would have to learn two different things.
     first = max(config.input_size // 2, config.season_length or 1)  # positions with half a window behind them
     positions = 1 if net.skip is not None else max(config.input_size - first, 1)
-    training = ForkingWindows(series.values, train_rows, predictor, positions)
+    training = ForkingWindows(series.values, x, train_rows, predictor, positions)
     return _Run(candidate, predictor, training, (xs, target), val_weight, [])
 
 

@@ -137,8 +137,6 @@ def verdict(metrics: dict[str, Any] | None) -> str | None:
 
 def run_job(db_path: str, store_path: str, job_id: str, threads: int) -> None:
     """Entry point of the worker process: train, save the version atomically, record the outcome."""
-    import signal
-
     import pandas as pd
     import torch
 
