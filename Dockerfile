@@ -41,5 +41,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/ready', timeout=2)"]
 
-# One server process: several workers would mean several queues and model copies.
+# One worker process per CPU the container may use (at most 8), each with its own batcher and model
+# copies; GRU_FORECAST_WORKERS=N (or `docker run ... gru-forecast serve --workers N`) sets the number.
 CMD ["gru-forecast", "serve"]

@@ -2,6 +2,7 @@
 
     python -m benchmarks.reference_servers straightforward --port 8101   # one forward per request
     python -m benchmarks.reference_servers floor --port 8102             # no model: FastAPI + JSON alone
+    ... --workers 2                                                      # N processes, uvicorn's supervisor
 
 Written as a tutorial would: a sync `def` route, pydantic in and out, torch as it comes.
 """
@@ -9,6 +10,7 @@ Written as a tutorial would: a sync `def` route, pydantic in and out, torch as i
 from __future__ import annotations
 
 import argparse
+import os
 
 import numpy as np
 import torch
@@ -64,11 +66,26 @@ def floor(model: str) -> FastAPI:
     return app
 
 
+def straightforward_app() -> FastAPI:
+    return straightforward(os.environ.get("REFERENCE_MODEL", "stock"))
+
+
+def floor_app() -> FastAPI:
+    return floor(os.environ.get("REFERENCE_MODEL", "stock"))
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("kind", choices=["straightforward", "floor"])
     parser.add_argument("--port", type=int, default=8101)
     parser.add_argument("--model", default="stock")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
-    app = (straightforward if args.kind == "straightforward" else floor)(args.model)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+    if args.workers == 1:
+        app = (straightforward if args.kind == "straightforward" else floor)(args.model)
+        uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+    else:  # the same app in N processes, as `uvicorn --workers N` would run it
+        os.environ["REFERENCE_MODEL"] = args.model
+        torch.set_num_threads(1)
+        uvicorn.run(f"benchmarks.reference_servers:{args.kind}_app", factory=True, host="127.0.0.1",
+                    port=args.port, log_level="warning", workers=args.workers)

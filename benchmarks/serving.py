@@ -1,9 +1,12 @@
 """Serving benchmark: the service against the straightforward server and the HTTP floor, same run.
 
-    .venv/bin/python -m benchmarks.serving [--duration 5] [--repeats 3] [--concurrency 1 16 64 256]
+    .venv/bin/python -m benchmarks.serving [--duration 5] [--repeats 3] [--concurrency 1 64 256] [--processes 1 2]
 
-Each server runs alone, pinned to CPU 0; wrk (closed loop, keep-alive, 127.0.0.1) runs pinned to
-CPU 1, so the load generator does not eat the server's core. Servers are interleaved A B C A B C ...
+Each server runs alone. With one process it is pinned to CPU 0 and wrk (closed loop, keep-alive,
+127.0.0.1) to CPU 1, so the load generator does not eat the server's core; with N processes the
+servers get CPUs 0..N-1 and wrk the last CPU (on 2 cores they share one). Every server runs with the
+same number of processes as the others it is compared with: the service with `--workers N`, the
+straightforward server and the FastAPI floor as `uvicorn --workers N`. Servers are interleaved A B C A B C ...
 Writes benchmarks/out/serving.json and prints a Markdown table (medians, min..max).
 """
 
@@ -32,21 +35,45 @@ PORTS = {"service": 8100, "straightforward": 8101, "floor": 8102}
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    """CPU time of a server and its worker processes (utime + stime, children summed)."""
+    total = 0.0
+    for p in [pid, *children(pid)]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
-SERVER_CPUS, LOAD_CPUS = "0", "1"  # set from --server-cpus / --load-cpus
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found += [int(c) for c in task.read_text().split()]
+    return found
 
 
-def start(kind: str, store: Path, env_extra: dict[str, str]) -> subprocess.Popen[bytes]:
+SERVER_CPUS, LOAD_CPUS = "", "1"  # set from --server-cpus / --load-cpus
+
+
+def cpus_for(processes: int) -> str:
+    """The servers' CPUs: --server-cpus when given, else 0..N-1 (at most the machine's)."""
+    if SERVER_CPUS:
+        return SERVER_CPUS
+    count = len(os.sched_getaffinity(0))
+    return "0" if processes == 1 else f"0-{min(processes, count) - 1}"
+
+
+def start(kind: str, store: Path, env_extra: dict[str, str], processes: int = 1) -> subprocess.Popen[bytes]:
     env = {**os.environ, **env_extra}
     if kind == "service":
-        env.update(GRU_FORECAST_STORE=str(store), GRU_FORECAST_PORT=str(PORTS[kind]))
+        env.update(GRU_FORECAST_STORE=str(store), GRU_FORECAST_PORT=str(PORTS[kind]),
+                   GRU_FORECAST_WORKERS=str(processes))
         command = [sys.executable, "-m", "service.cli", "serve"]
     else:
-        command = [sys.executable, "-m", "benchmarks.reference_servers", kind, "--port", str(PORTS[kind])]
-    process = subprocess.Popen(["taskset", "-c", SERVER_CPUS, *command], env=env, cwd=ROOT,
+        command = [sys.executable, "-m", "benchmarks.reference_servers", kind, "--port", str(PORTS[kind]),
+                   "--workers", str(processes)]
+    process = subprocess.Popen(["taskset", "-c", cpus_for(processes), *command], env=env, cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{PORTS[kind]}"
     for _ in range(300):
@@ -89,7 +116,7 @@ def run_wrk(url: str, body_file: Path, concurrency: int, duration: float) -> dic
 
 
 def measure(kind: str, process: subprocess.Popen[bytes], body_file: Path, series: int, concurrency: int,
-            duration: float) -> dict:
+            duration: float, processes: int = 1) -> dict:
     base = f"http://127.0.0.1:{PORTS[kind]}"
     url = base + "/v1/models/stock/forecast"
     run_wrk(url, body_file, concurrency, 1)  # warm-up
@@ -100,7 +127,7 @@ def measure(kind: str, process: subprocess.Popen[bytes], body_file: Path, series
     seconds = result["duration_us"] / 1e6
     ok = result["codes"].get("200", 0)
     point = {
-        "server": kind, "series": series, "concurrency": concurrency,
+        "server": kind, "processes": processes, "series": series, "concurrency": concurrency,
         "requests_per_s": result["requests"] / seconds, "forecasts_per_s": ok * series / seconds,
         "p50_ms": result["p50_us"] / 1000, "p90_ms": result["p90_us"] / 1000, "p99_ms": result["p99_us"] / 1000,
         "errors": {**{k: v for k, v in result["errors"].items() if v},
@@ -121,10 +148,11 @@ def measure(kind: str, process: subprocess.Popen[bytes], body_file: Path, series
 def summarize(points: list[dict]) -> list[dict]:
     groups: dict[tuple, list[dict]] = {}
     for p in points:
-        groups.setdefault((p["series"], p["concurrency"], p["server"]), []).append(p)
+        groups.setdefault((p.get("processes", 1), p["series"], p["concurrency"], p["server"]), []).append(p)
     rows = []
-    for (series, concurrency, server), runs in sorted(groups.items()):
-        row = {"series": series, "concurrency": concurrency, "server": server, "runs": len(runs)}
+    for (processes, series, concurrency, server), runs in sorted(groups.items()):
+        row = {"processes": processes, "series": series, "concurrency": concurrency, "server": server,
+               "runs": len(runs)}
         for key in ("requests_per_s", "forecasts_per_s", "p50_ms", "p90_ms", "p99_ms", "server_cpu_s_per_s",
                     "mean_batch", "queue_wait_ms", "compute_ms"):
             values = [r[key] for r in runs if key in r]
@@ -146,12 +174,13 @@ def markdown(rows: list[dict]) -> str:
         med, lo, hi = value
         return f"{med:,.{digits}f} ({lo:,.{digits}f}..{hi:,.{digits}f})"
 
-    lines = ["| series/req | c | server | forecasts/s | requests/s | p50 ms | p90 ms | p99 ms | errors | "
+    lines = ["| processes | series/req | c | server | forecasts/s | requests/s | p50 ms | p90 ms | p99 ms | errors | "
              "server CPU s/s | mean batch | queue wait ms | compute ms |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         errors = ", ".join(f"{k}: {v}" for k, v in r["errors"].items()) or "0"
-        lines.append(f"| {r['series']} | {r['concurrency']} | {r['server']} | {fmt(r.get('forecasts_per_s'))} | "
+        lines.append(f"| {r['processes']} | {r['series']} | {r['concurrency']} | {r['server']} | "
+                     f"{fmt(r.get('forecasts_per_s'))} | "
                      f"{fmt(r.get('requests_per_s'))} | {fmt(r.get('p50_ms'), 1)} | {fmt(r.get('p90_ms'), 1)} | "
                      f"{fmt(r.get('p99_ms'), 1)} | {errors} | {fmt(r.get('server_cpu_s_per_s'), 2)} | "
                      f"{fmt(r.get('mean_batch'), 1)} | {fmt(r.get('queue_wait_ms'), 2)} | "
@@ -160,20 +189,18 @@ def markdown(rows: list[dict]) -> str:
 
 
 def ratios(rows: list[dict]) -> str:
-    index = {(r["series"], r["concurrency"], r["server"]): r for r in rows}
-    lines = ["| series/req | c | service / straightforward (forecasts/s) | service / floor | "
-             "p99 service / straightforward |", "|---|---|---|---|---|"]
-    for (series, concurrency, server), r in sorted(index.items()):
+    index = {(r["processes"], r["series"], r["concurrency"], r["server"]): r for r in rows}
+    lines = ["| processes | series/req | c | service / straightforward (forecasts/s) | service / floor | "
+             "p99 service / straightforward |", "|---|---|---|---|---|---|"]
+    for (processes, series, concurrency, server), r in sorted(index.items()):
         if server != "service":
             continue
-        s = index.get((series, concurrency, "straightforward"))
-        f = index.get((series, concurrency, "floor"))
-        if not s or not f:
-            continue
-        lines.append(f"| {series} | {concurrency} | "
-                     f"{r['forecasts_per_s'][0] / s['forecasts_per_s'][0]:.2f}x | "
-                     f"{r['forecasts_per_s'][0] / f['forecasts_per_s'][0]:.2f}x | "
-                     f"{r['p99_ms'][0] / s['p99_ms'][0]:.2f} |")
+        s = index.get((processes, series, concurrency, "straightforward"))
+        f = index.get((processes, series, concurrency, "floor"))
+        cells = [f"{r['forecasts_per_s'][0] / s['forecasts_per_s'][0]:.2f}x" if s else "",
+                 f"{r['forecasts_per_s'][0] / f['forecasts_per_s'][0]:.2f}x" if f else "",
+                 f"{r['p99_ms'][0] / s['p99_ms'][0]:.2f}" if s else ""]
+        lines.append(f"| {processes} | {series} | {concurrency} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -181,12 +208,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, nargs="*", default=[1, 16, 64, 256])
+    parser.add_argument("--concurrency", type=int, nargs="*", default=[1, 64, 256])
     parser.add_argument("--series", type=int, nargs="*", default=[1, 32])
     parser.add_argument("--servers", nargs="*", default=["service", "straightforward", "floor"])
     parser.add_argument("--env", nargs="*", default=[], help="KEY=VALUE settings for the service")
-    parser.add_argument("--server-cpus", default="0", help="taskset list for the servers (default: CPU 0)")
-    parser.add_argument("--load-cpus", default="1", help="taskset list for wrk (default: CPU 1)")
+    parser.add_argument("--processes", type=int, nargs="*", default=[1, 2],
+                        help="server processes (the service's --workers; uvicorn workers for the others)")
+    parser.add_argument("--server-cpus", default="", help="taskset list for the servers (default: 0..N-1)")
+    parser.add_argument("--load-cpus", default=str(max(os.sched_getaffinity(0))),
+                        help="taskset list for wrk (default: the last CPU)")
     args = parser.parse_args()
     global SERVER_CPUS, LOAD_CPUS
     SERVER_CPUS, LOAD_CPUS = args.server_cpus, args.load_cpus
@@ -202,17 +232,18 @@ def main() -> None:
             bodies[n] = Path(tmp) / f"body{n}.json"
             bodies[n].write_text(json.dumps({"series": [{"values": closes[i : i + 30]} for i in range(n)]}))
         for repeat in range(args.repeats):
-            for kind in args.servers:
-                process = start(kind, Path(tmp) / "store", env_extra)
-                try:
-                    for n in args.series:
-                        for c in args.concurrency:
-                            point = measure(kind, process, bodies[n], n, c, args.duration)
-                            point["repeat"] = repeat
-                            points.append(point)
-                            print(json.dumps(point), file=sys.stderr)
-                finally:
-                    stop(process)
+            for processes in args.processes:
+                for kind in args.servers:
+                    process = start(kind, Path(tmp) / "store", env_extra, processes)
+                    try:
+                        for n in args.series:
+                            for c in args.concurrency:
+                                point = measure(kind, process, bodies[n], n, c, args.duration, processes)
+                                point["repeat"] = repeat
+                                points.append(point)
+                                print(json.dumps(point), file=sys.stderr)
+                    finally:
+                        stop(process)
     rows = summarize(points)
     (OUT / "serving.json").write_text(json.dumps({"points": points, "rows": rows}, indent=1))
     report = markdown(rows) + "\n\n" + ratios(rows)

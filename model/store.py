@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -50,14 +53,29 @@ def ensure_live(store: Path, name: str) -> str | None:
     return version
 
 
+@contextmanager
+def model_lock(store: Path, name: str) -> Iterator[None]:
+    """One writer of a model's LIVE record at a time, across processes (server workers, the CLI):
+    a promotion and a deletion of the same version cannot interleave."""
+    folder = store / check_name(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def set_live(store: Path, name: str, version: str) -> None:
     """Atomically point LIVE at an existing version."""
     folder = store / check_name(name)
-    if version not in versions(store, name):
-        raise FileNotFoundError(f"model {name!r} has no version {version!r}")
-    tmp = folder / f".{LIVE}.tmp"
-    tmp.write_text(version + "\n")
-    os.replace(tmp, folder / LIVE)
+    with model_lock(store, name):
+        if version not in versions(store, name):
+            raise FileNotFoundError(f"model {name!r} has no version {version!r}")
+        tmp = folder / f".{LIVE}.tmp"
+        tmp.write_text(version + "\n")
+        os.replace(tmp, folder / LIVE)
 
 
 def save_version(store: Path, name: str, artifact: Artifact) -> str:
@@ -78,13 +96,14 @@ def save_version(store: Path, name: str, artifact: Artifact) -> str:
 
 
 def delete_version(store: Path, name: str, version: str) -> None:
-    if version == live_version(store, name):
-        raise ValueError(f"version {version} of {name!r} is live: promote another version first")
-    if version not in versions(store, name):
-        raise FileNotFoundError(f"model {name!r} has no version {version!r}")
-    target = store / name / version
-    trash = store / name / f".tmp-delete-{version}"
-    os.rename(target, trash)  # disappears at once; the removal may take its time
+    with model_lock(store, name):
+        if version == live_version(store, name):
+            raise ValueError(f"version {version} of {name!r} is live: promote another version first")
+        if version not in versions(store, name):
+            raise FileNotFoundError(f"model {name!r} has no version {version!r}")
+        target = store / name / version
+        trash = store / name / f".tmp-delete-{version}"
+        os.rename(target, trash)  # disappears at once; the removal may take its time
     shutil.rmtree(trash, ignore_errors=True)
 
 

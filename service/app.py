@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +18,7 @@ from service import errors
 from service.deps import needs_key
 from service.docs import install_docs
 from service.jobs import JobRunner, JobStore
+from service.leader import Leadership, startup_lock
 from service.openapi import problem_openapi
 from service.registry import Registry, seed_defaults
 from service.routes import health, models, predict, training
@@ -50,6 +53,13 @@ class RequestTimer:
             self.latency.labels(path, str(status[0])).observe(time.perf_counter() - started)
 
 
+async def _refresh(telemetry: Telemetry, registry: Registry) -> None:
+    """Several workers: each publishes its queue depths once a second for whichever one is scraped."""
+    while True:
+        telemetry.refresh(registry)
+        await asyncio.sleep(1)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -58,18 +68,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = app.state
         root = settings.store
         root.mkdir(parents=True, exist_ok=True)
-        store.clean_temporary(root)
-        if settings.seed_defaults:
-            seed_defaults(root)
-        registry = Registry.create(root, settings.device, settings.torch_threads,
+        leadership = Leadership(root)
+        with startup_lock(root):  # several workers may start at once on this store
+            if leadership.try_acquire():  # the first worker: leftovers of a previous run go
+                store.clean_temporary(root)
+            if settings.seed_defaults:
+                seed_defaults(root)
+        registry = Registry.create(root, settings.device, settings.torch_threads, chunk=settings.chunk_size,
                                    max_batch_size=settings.max_batch_size, max_wait_s=settings.max_wait_ms / 1000,
                                    queue_limit=settings.queue_limit)
         registry.observe = state.telemetry.batch_observer
         state.registry = registry
         jobs = JobStore(root / "jobs.sqlite3")
-        interrupted = jobs.mark_interrupted()
-        if interrupted:
-            log.warning("%d training job(s) were interrupted by the last shutdown", interrupted)
         state.jobs = jobs
 
         async def on_success(job: dict[str, Any]) -> None:
@@ -84,18 +94,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await registry.promote(name, version)
 
         runner = JobRunner(jobs, root, on_success, settings.max_concurrent_jobs, settings.training_threads,
-                           settings.device)
+                           settings.device, leadership)
         state.runner = runner
         await registry.load_all()
         runner.start()
+        telemetry: Telemetry = state.telemetry
+        refresher = asyncio.get_running_loop().create_task(_refresh(telemetry, registry)) \
+            if telemetry.directory else None
         state.ready = True
-        log.info("ready: %d model(s) on %s", len(registry.models), registry.device)
+        log.info("ready: %d model(s) on %s (pid %d)", len(registry.models), registry.device, os.getpid())
         try:
             yield
         finally:
             state.ready = False
+            if refresher:
+                refresher.cancel()
             await runner.stop()
             await registry.close()
+            telemetry.close()
 
     app = FastAPI(
         title="gru-forecast",

@@ -19,6 +19,8 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+from service.leader import Leadership
+
 log = logging.getLogger(__name__)
 
 FINISHED = ("succeeded", "failed", "cancelled", "interrupted")
@@ -235,15 +237,20 @@ class JobRunner:
     """Starts queued jobs in worker processes (max_concurrent at once) and watches them end."""
 
     def __init__(self, jobs: JobStore, store: Path, on_success: OnSuccess, max_concurrent: int = 1,
-                 threads: int = 1, device: str = "auto") -> None:
+                 threads: int = 1, device: str = "auto", leadership: Leadership | None = None) -> None:
         self.jobs, self.store, self.on_success = jobs, store, on_success
         self.max_concurrent, self.threads, self.device = max_concurrent, threads, device
+        # With several server workers only the leader starts jobs (service/leader.py); the others'
+        # loops keep asking for the lock and take over if the leader dies.
+        self.leadership = leadership or Leadership(store)
+        self._led = False
         self.running: dict[str, BaseProcess] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._context = multiprocessing.get_context("spawn")  # never fork a process that holds threads
 
     def start(self) -> None:
+        self._lead()
         self._task = asyncio.get_running_loop().create_task(self._loop())
 
     def wake(self) -> None:
@@ -256,11 +263,21 @@ class JobRunner:
             process.terminate()
         for process in self.running.values():
             process.join(5)
+        self.leadership.release()
+
+    def _take_over(self) -> None:
+        """Newly leading: a job still 'running' lost its worker with the previous leader (a server
+        that stopped, or a worker process that died), and no other process starts jobs."""
+        interrupted = self.jobs.mark_interrupted()
+        if interrupted:
+            log.warning("%d training job(s) were interrupted when their server process stopped", interrupted)
+        log.info("this process (pid %d) runs the training jobs", os.getpid())
 
     async def _loop(self) -> None:
         while True:
             try:
-                await self._step()
+                if self._lead():
+                    await self._step()
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - keep the runner alive; the log says why
@@ -270,6 +287,15 @@ class JobRunner:
                 await asyncio.wait_for(self._wake.wait(), 0.25)
             except TimeoutError:
                 pass
+
+    def _lead(self) -> bool:
+        if not self.leadership.try_acquire():
+            return False
+        if self._led:
+            return True
+        self._led = True
+        self._take_over()
+        return True
 
     async def _step(self) -> None:
         for job_id, process in list(self.running.items()):

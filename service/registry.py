@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,7 +23,6 @@ from model.predictor import Forecasts
 from service.batcher import Batcher, Observer
 
 log = logging.getLogger(__name__)
-STORE_CHECK_S = 1.0  # how often a model's LIVE record is re-read: another process may have moved it
 
 
 @dataclass
@@ -83,16 +82,18 @@ class Registry:
     models: dict[str, LoadedModel] = field(default_factory=dict)
     pinned: dict[tuple[str, str], LoadedModel] = field(default_factory=dict)  # non-live versions asked for
     errors: dict[str, str] = field(default_factory=dict)  # name -> why it is unavailable
-    checked: dict[str, float] = field(default_factory=dict)  # name -> when LIVE was last read (monotonic)
+    stamps: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> LIVE's (inode, mtime) when read
+    chunk: int = 0  # windows per forward pass, 0 = the device's best (model/predictor.py DEVICE_CHUNK)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)  # one load or promotion per model at a time
 
     @classmethod
-    def create(cls, root: Path, device: str, torch_threads: int, **batch_options: Any) -> Registry:
+    def create(cls, root: Path, device: str, torch_threads: int, chunk: int = 0, **batch_options: Any) -> Registry:
         def init_thread() -> None:
             torch.set_num_threads(torch_threads)
 
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference", initializer=init_thread)
-        return cls(root=root, device=choose_device(device), executor=executor, batch_options=batch_options)
+        return cls(root=root, device=choose_device(device), executor=executor, batch_options=batch_options,
+                   chunk=chunk)
 
     def names(self) -> list[str]:
         if not self.root.is_dir():
@@ -107,7 +108,7 @@ class Registry:
     async def _load_live(self, name: str) -> None:
         """Serve what LIVE names (writing the record if the store lacks it)."""
         version = store.ensure_live(self.root, name)
-        self.checked[name] = time.monotonic()
+        self._stamp(name)
         if version is None:
             return
         try:
@@ -122,31 +123,48 @@ class Registry:
             loaded = await self._load(name, version)
             store.set_live(self.root, name, version)
             self._install(name, loaded)
-            self.checked[name] = time.monotonic()
+            self._stamp(name)
             return loaded
 
     def _lock(self, name: str) -> asyncio.Lock:
         return self.locks.setdefault(name, asyncio.Lock())
 
+    def _live_stamp(self, name: str) -> tuple[int, int] | None:
+        try:
+            stat = os.stat(self.root / name / store.LIVE)
+        except (OSError, ValueError):
+            return None
+        return stat.st_ino, stat.st_mtime_ns  # LIVE is replaced by a rename: a new inode at each write
+
+    def _stamp(self, name: str) -> None:
+        stamp = self._live_stamp(name)
+        if stamp is not None:
+            self.stamps[name] = stamp
+
     async def _follow_store(self, name: str) -> None:
-        """Another process (the CLI, another server) may have added the model or moved LIVE: at most
-        once a second per model, read LIVE and serve what it names."""
-        now = time.monotonic()
-        if now - self.checked.get(name, 0.0) < STORE_CHECK_S:
+        """Serve what LIVE names from the next request on, whoever moved it: another worker, a training
+        job, the CLI. One stat of the LIVE file per request (about a microsecond); it is re-read and
+        the version it names loaded only when the file changed."""
+        if not store.NAME_PATTERN.match(name):
             return
-        self.checked[name] = now
-        known = name in self.models or name in self.errors
-        if not known and not (store.NAME_PATTERN.match(name) and store.versions(self.root, name)):
-            return
-        version = store.live_version(self.root, name)
-        current = self.models.get(name)
-        if version is None or (current is not None and current.version == version):
+        stamp = self._live_stamp(name)
+        if stamp is None or self.stamps.get(name) == stamp:
             return
         async with self._lock(name):
+            if self.stamps.get(name) == stamp:
+                return
+            version = store.live_version(self.root, name)
             current = self.models.get(name)
-            if current is None or current.version != version:
+            if version is not None and (current is None or current.version != version):
                 log.info("model %s: serving %s, as LIVE in the store now says", name, version)
                 await self._load_live(name)
+            self.stamps[name] = stamp
+
+    def forget(self, name: str, version: str) -> None:
+        """A deleted version: stop serving it on request (other workers notice on their next request)."""
+        loaded = self.pinned.pop((name, version), None)
+        if loaded is not None:
+            asyncio.get_running_loop().create_task(loaded.batcher.close())
 
     def get(self, name: str) -> LoadedModel:
         if name in self.models:
@@ -162,7 +180,9 @@ class Registry:
         if version is None or version == live.version:
             return live
         if (name, version) in self.pinned:
-            return self.pinned[(name, version)]
+            if (self.root / name / version).is_dir():
+                return self.pinned[(name, version)]
+            self.forget(name, version)  # deleted by another process
         if version not in store.versions(self.root, name):
             raise UnknownModel(f"model {name!r} has no version {version!r}")
         loaded = await self._load(name, version)
@@ -199,6 +219,7 @@ class Registry:
         path = self.root / store.check_name(name) / version
         loop = asyncio.get_running_loop()
         artifact = await loop.run_in_executor(None, load_artifact, path, self.device)
+        artifact.predictor.chunk = self.chunk
         artifact.manifest.name = artifact.manifest.name or name
         return LoadedModel(name, version, artifact, self._make_batcher(artifact))
 

@@ -1,4 +1,5 @@
-"""The CPU image end to end: build, run with a volume, forecast, docs, train, restart, clean up."""
+"""The CPU image end to end: build, run with a volume and two workers, forecast, docs, train, restart,
+clean up."""
 
 import shutil
 import socket
@@ -52,9 +53,14 @@ def test_image_serves_trains_and_keeps_models(engine):
     url = f"http://127.0.0.1:{port}"
     try:
         docker("build", "-t", tag, str(ROOT), timeout=900)
-        docker("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8000", "-v", f"{volume}:/data", tag)
+        docker("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8000", "-v", f"{volume}:/data",
+               "-e", "GRU_FORECAST_WORKERS=2", tag)
         wait_ready(url)
         assert docker("exec", name, "id", "-u").stdout.strip() != "0"  # not root
+        # two worker processes answer, and /metrics counts both
+        pids = {httpx.get(url + "/health/ready", timeout=5).json()["pid"] for _ in range(100)}
+        assert len(pids) == 2, pids
+        assert "gru_processes 2.0" in httpx.get(url + "/metrics").text
         stock = DATASETS["stock"].load()["close"].tolist()
         ecg = DATASETS["ecg"].load()["mv"].tolist()
         weather = DATASETS["weather"].load().iloc[-28:]

@@ -73,5 +73,11 @@ async def delete_version(request: Request, name: str, version: str) -> Response:
         raise Problem(404, f"model {name!r} has no version {version!r}")
     if version == store.live_version(registry.root, name):  # the LIVE record: what every process serves
         raise Problem(409, f"version {version} of {name!r} is live: promote another version first")
-    store.delete_version(registry.root, name, version)
+    try:  # checked again under the model's lock: another worker may have promoted it meanwhile
+        store.delete_version(registry.root, name, version)
+    except ValueError as exc:
+        raise Problem(409, str(exc)) from exc
+    except FileNotFoundError as exc:
+        raise Problem(404, str(exc)) from exc
+    registry.forget(name, version)
     return Response(status_code=204)

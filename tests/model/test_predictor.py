@@ -57,3 +57,24 @@ def test_the_base_is_naive_or_one_season_back():
     assert naive[0, :, 0].tolist() == [11] * 5
     seasonal = base_forecast(history, ModelConfig(input_size=12, horizon=5, base="seasonal", season_length=4))
     assert seasonal[0, :, 0].tolist() == [8, 9, 10, 11, 8]
+
+
+def test_a_big_batch_runs_in_chunks_with_the_same_forecasts(stock_artifact, monkeypatch):
+    p = stock_artifact.predictor
+    rng = np.random.default_rng(3)
+    windows = (500 + rng.standard_normal((150, 30, 1)).cumsum(axis=1)).astype(np.float32)
+    whole = p.predict(windows, (80,))
+    calls = []
+    forward = p.net.forward
+    monkeypatch.setattr(p.net, "forward", lambda x: calls.append(len(x)) or forward(x))
+    monkeypatch.setattr(p, "chunk", 64)
+    chunked = p.predict(windows, (80,))
+    assert calls == [64, 64, 22]  # 150 windows as chunks of the device's best size
+    np.testing.assert_allclose(chunked.mean, whole.mean, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(chunked.intervals[80][0], whole.intervals[80][0], rtol=1e-5, atol=1e-4)
+
+
+def test_the_chunk_defaults_to_the_device_best():
+    from model.predictor import DEVICE_CHUNK
+
+    assert DEVICE_CHUNK["cpu"] < DEVICE_CHUNK["cuda"]  # measured: 64 on a CPU thread, large on a GPU

@@ -62,7 +62,9 @@ def free_port():
 def start_server(store, port=None, env=None, preexec_fn=None, log=None):
     """Start `gru-forecast serve` on store; returns (url, process) once it is ready."""
     port = port or free_port()
-    env = {**os.environ, "GRU_FORECAST_STORE": str(store), "GRU_FORECAST_PORT": str(port), **(env or {})}
+    # One worker unless asked: most tests are about one process; tests/service/test_workers.py runs several.
+    env = {**os.environ, "GRU_FORECAST_STORE": str(store), "GRU_FORECAST_PORT": str(port),
+           "GRU_FORECAST_WORKERS": "1", **(env or {})}
     log = open(log or f"{store}.log", "ab")  # a file, not a pipe: a full pipe would block the server
     process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], env=env, stdout=log,
                                stderr=subprocess.STDOUT, preexec_fn=preexec_fn)
