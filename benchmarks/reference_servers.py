@@ -84,8 +84,11 @@ if __name__ == "__main__":
     if args.workers == 1:
         app = (straightforward if args.kind == "straightforward" else floor)(args.model)
         uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
-    else:  # the same app in N processes, as `uvicorn --workers N` would run it
+    else:  # the same app in N processes, laid out as the service's (service/supervisor.py: uvicorn's
+        # supervisor, a SO_REUSEPORT socket per worker), so the comparison is process for process
+        from service import supervisor
+
         os.environ["REFERENCE_MODEL"] = args.model
         torch.set_num_threads(1)
-        uvicorn.run(f"benchmarks.reference_servers:{args.kind}_app", factory=True, host="127.0.0.1",
-                    port=args.port, log_level="warning", workers=args.workers)
+        supervisor.run(uvicorn.Config(f"benchmarks.reference_servers:{args.kind}_app", factory=True,
+                                      host="127.0.0.1", port=args.port, log_level="warning", workers=args.workers))

@@ -29,9 +29,15 @@ def serve(args: argparse.Namespace) -> int:
         # Each worker process has its own batcher, inference thread and model copies, and serves what
         # the store's LIVE records name; one of them (a file lock) runs the training jobs. uvicorn's
         # supervisor restarts a worker that dies and drains them all on SIGTERM. README "Processes".
-        uvicorn.run("service.app:create_app", factory=True, host=args.host or settings.host,
-                    port=args.port or settings.port, workers=workers, log_config=log_config(fmt),
-                    access_log=settings.access_log, timeout_graceful_shutdown=30)
+        options: dict[str, Any] = dict(factory=True, host=args.host or settings.host, port=args.port or settings.port,
+                                       log_config=log_config(fmt), access_log=settings.access_log,
+                                       timeout_graceful_shutdown=30)
+        if workers == 1:
+            uvicorn.run("service.app:create_app", **options)
+        else:
+            from service import supervisor
+
+            supervisor.run(uvicorn.Config("service.app:create_app", workers=workers, **options))
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)

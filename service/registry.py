@@ -148,7 +148,13 @@ class Registry:
         if not store.NAME_PATTERN.match(name):
             return
         stamp = self._live_stamp(name)
-        if stamp is None or self.stamps.get(name) == stamp:
+        if stamp is None:  # no LIVE record: a model copied in by hand, or from an older store
+            if name not in self.models and name not in self.errors and store.versions(self.root, name):
+                async with self._lock(name):
+                    if name not in self.models:
+                        await self._load_live(name)  # writes the record, so this happens once
+            return
+        if self.stamps.get(name) == stamp:
             return
         async with self._lock(name):
             if self.stamps.get(name) == stamp:
