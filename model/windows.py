@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import warnings
 from dataclasses import dataclass
@@ -206,3 +207,15 @@ def split_windows(n_rows: int, input_size: int, horizon: int, val_fraction: floa
                 f"give about {need} rows or more, or a smaller input_size"
             )
     return Split(train=slices[0], val=slices[1], calibration=slices[2], test=slices[3], train_rows=train_rows)
+
+
+def read_csv_text(text: str) -> pd.DataFrame:
+    """A CSV with a header row, its delimiter (comma, semicolon, tab or pipe) read from that row.
+
+    pandas' sniffer (sep=None) guesses from any character: a one-column file of decimals came out
+    split on "." or "0". A header with none of the four is one column.
+    """
+    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
+    sep = max(counts, key=lambda s: counts[s]) if any(counts.values()) else ","
+    return pd.read_csv(io.StringIO(text), sep=sep)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import logging
 import multiprocessing
@@ -149,6 +148,7 @@ def run_job(db_path: str, store_path: str, job_id: str, threads: int) -> None:
     from model.config import ModelConfig, TrainConfig
     from model.fit import Cancelled, EpochReport
     from model.train import train
+    from model.windows import read_csv_text
 
     torch.set_num_threads(threads)
     os.nice(10)  # training yields the CPU to serving: forecasts keep their latency while a job runs
@@ -175,7 +175,7 @@ def run_job(db_path: str, store_path: str, job_id: str, threads: int) -> None:
 
     try:
         if "csv" in request:
-            frame = pd.read_csv(io.StringIO(request["csv"]), sep=None, engine="python")
+            frame = read_csv_text(request["csv"])
         else:
             frame = pd.DataFrame(request["data"])
         config = ModelConfig.from_dict(options)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 from typing import Annotated, Any
 
 import pandas as pd
@@ -12,7 +11,7 @@ from pydantic import ValidationError
 
 from model.config import ModelConfig, TrainConfig
 from model.train import check_options
-from model.windows import DataError, prepare_series, split_windows
+from model.windows import DataError, prepare_series, read_csv_text, split_windows
 from service.deps import Auth, state
 from service.errors import Problem
 from service.jobs import JobStore, verdict
@@ -83,7 +82,7 @@ async def train_csv(
     raw = await file.read()
     try:
         text = raw.decode("utf-8-sig")  # a BOM from spreadsheet exports is not part of the header
-        frame = pd.read_csv(io.StringIO(text), sep=None, engine="python")
+        frame = read_csv_text(text)
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, csv.Error) as exc:
         raise Problem(400, f"malformed CSV: {exc}") from exc
     job = enqueue(request, name, parsed, {"csv": text}, frame)
