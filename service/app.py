@@ -20,8 +20,9 @@ from service.docs import install_docs
 from service.jobs import JobRunner, JobStore
 from service.leader import Leadership, startup_lock
 from service.openapi import problem_openapi
+from service.page import install_page
 from service.registry import Registry, seed_defaults
-from service.routes import health, models, predict, training
+from service.routes import health, models, plot, predict, training, v2
 from service.settings import Settings, get_settings
 from service.telemetry import Telemetry
 
@@ -125,10 +126,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.telemetry = Telemetry()
     app.state.ready = False
     install_docs(app)
+    install_page(app)
     errors.install(app)
     app.add_middleware(errors.BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
     app.add_middleware(RequestTimer, latency=app.state.telemetry.latency)
-    for router in (health.router, models.router, predict.router, training.router):
+    for router in (health.router, models.router, predict.router, plot.router, training.router, v2.router):
         app.include_router(router)
     app.openapi = problem_openapi(app, needs_key)  # type: ignore[method-assign]
     return app

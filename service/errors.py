@@ -1,4 +1,5 @@
-"""One error format across the API: RFC 9457 problem details, with the path of the offending field."""
+"""One error format across /v1: RFC 9457 problem details, with the path of the offending field; /v2 (the
+Open Inference Protocol) answers {"error": "..."} as its clients expect."""
 
 from __future__ import annotations
 
@@ -28,7 +29,12 @@ TITLES = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 408: "Reque
 
 
 def problem_response(request: Request | None, status: int, detail: str,
-                     errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+                     errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None,
+                     path: str | None = None) -> JSONResponse:
+    path = request.url.path if request is not None else path
+    if path is not None and (path == "/v2" or path.startswith("/v2/")):
+        # The Open Inference Protocol's own form: its clients (tritonclient) read "error".
+        return JSONResponse({"error": detail}, status_code=status, headers=headers)
     body: dict[str, Any] = {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status,
                             "detail": detail}
     if request is not None:
@@ -165,11 +171,12 @@ class BodyLimit:
 
     async def too_slow(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(None, 408, f"the request body did not arrive within {self.timeout_s:g} s",
-                                    headers={"Connection": "close"})
+                                    headers={"Connection": "close"}, path=scope.get("path"))
         await response(scope, receive, send)
 
     async def too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(None, 413, f"request body over the limit of {self.max_bytes} bytes")
+        response = problem_response(None, 413, f"request body over the limit of {self.max_bytes} bytes",
+                                    path=scope.get("path"))
         await response(scope, receive, send)
 
 

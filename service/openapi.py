@@ -76,6 +76,14 @@ def _error(code: str, path: str) -> dict[str, Any]:
     return {"description": REASONS.get(code, "error"), "content": {"application/problem+json": content}}
 
 
+def _inference_error(code: str) -> dict[str, Any]:
+    """/v2 errors: the Open Inference Protocol's {"error": "..."}."""
+    example = {"error": EXAMPLES.get(code, {}).get("detail", REASONS.get(code, "error"))}
+    return {"description": REASONS.get(code, "error"),
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InferenceErrorBody"},
+                                             "example": example}}}
+
+
 def problem_openapi(app: FastAPI, protected: Callable[[str, str], bool]) -> Callable[[], dict[str, Any]]:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -96,12 +104,12 @@ def problem_openapi(app: FastAPI, protected: Callable[[str, str], bool]) -> Call
                     codes.add("422")
                 if "{" in path:
                     codes.add("404")
-                if path.endswith(("/forecast", "/classify", "/evaluate")):
+                if path.endswith(("/forecast", "/classify", "/evaluate", "/infer")):
                     codes.add("503")
                 if protected(method, path):
                     codes.add("401")
                 for code in codes:
-                    responses[code] = _error(code, path)
+                    responses[code] = _inference_error(code) if path.startswith("/v2") else _error(code, path)
                 for parameter in operation.get("parameters", []):
                     example = PARAMETER_EXAMPLES.get(parameter["name"])
                     if path.endswith("/classify") and parameter["name"] == "name":

@@ -268,3 +268,66 @@ TRAIN_EXAMPLES: dict[str, Any] = {
 CSV_OPTIONS_EXAMPLE = ('{"targets": ["close"], "time_column": "date", "frequency": "B", "input_size": 30, '
                        '"horizon": 5}')
 PROMOTE_EXAMPLES: dict[str, Any] = {"rollback": {"summary": "serve v1 (again)", "value": {"version": "v1"}}}
+
+
+# Open Inference Protocol v2 (service/routes/v2.py). The bodies are read by service/inference_protocol.py
+# (JSON or binary tensors); these models document them.
+class InferenceTensor(BaseModel):
+    name: str = Field(description="INPUT; or FORECAST, LOWER_80, ... in an answer")
+    shape: list[int] = Field(description="[series, steps, features] for INPUT")
+    datatype: str = Field(description="FP32 (FP64, FP16, INT32 and INT64 are read too)")
+    data: list[Any] | None = Field(None, description="row-major values; absent when the tensor is binary")
+    parameters: dict[str, Any] | None = Field(None, description="binary_data_size: bytes of this tensor after "
+                                              "the JSON header (binary tensor extension)")
+
+
+class InferenceRequestedOutput(BaseModel):
+    name: str
+    parameters: dict[str, Any] | None = Field(None, description="binary_data: true for raw bytes")
+
+
+class InferenceRequestBody(BaseModel):
+    id: str | None = None
+    parameters: dict[str, Any] | None = Field(None, description="binary_data_output: every output as raw bytes")
+    inputs: list[InferenceTensor]
+    outputs: list[InferenceRequestedOutput] | None = Field(None, description="default: every output")
+
+
+class InferenceResponseBody(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+    model_name: str
+    model_version: str
+    id: str | None = None
+    outputs: list[InferenceTensor]
+
+
+class InferenceErrorBody(BaseModel):
+    error: str
+
+
+class TensorMetadata(BaseModel):
+    name: str
+    datatype: str
+    shape: list[int]
+
+
+class ModelMetadata(BaseModel):
+    name: str
+    versions: list[str]
+    platform: str
+    inputs: list[TensorMetadata]
+    outputs: list[TensorMetadata]
+    parameters: dict[str, Any] = Field(description="version, task, features, targets, frequency, season_length, "
+                                       "classes, interval_levels")
+
+
+class ServerMetadata(BaseModel):
+    name: str
+    version: str
+    extensions: list[str]
+
+
+INFER_EXAMPLE: dict[str, Any] = {
+    "inputs": [{"name": "INPUT", "shape": [1, 30, 1], "datatype": "FP32", "data": _ramp(780.0, 0.8, 30)}],
+    "outputs": [{"name": "FORECAST"}, {"name": "LOWER_80"}, {"name": "UPPER_80"}],
+}

@@ -96,3 +96,37 @@ def server(tmp_path):
     url, process = start_server(tmp_path / "store")
     yield url, process
     stop_server(process)
+
+
+@pytest.fixture
+def driver():
+    """Headless Chromium (Debian's chromium and chromium-driver) with its network log on."""
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        pytest.skip("Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run", "--disable-quic", "--window-size=1280,1700"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+    d = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    yield d
+    d.quit()
+
+
+def outside_requests(driver):
+    """URLs the page asked for beyond the server itself (empty when it works offline); asserts some
+    requests were seen at all, so an empty log cannot pass."""
+    import json
+
+    requested = set()
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            requested.add(message["params"]["request"]["url"])
+    assert requested, "the browser logged no requests"
+    return sorted(u for u in requested if not u.startswith(("http://127.0.0.1", "data:", "blob:", "about:")))
