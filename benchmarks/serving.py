@@ -2,6 +2,9 @@
 
     .venv/bin/python -m benchmarks.serving [--duration 5] [--repeats 3] [--concurrency 1 64 256] [--processes 1 2]
 
+The service also answers the same windows over /v1 (JSON) and /v2 (Open Inference Protocol, binary
+tensors) at --protocol-series per request, beside the raw model (no HTTP, one thread) at that batch.
+
 Each server runs alone. With one process it is pinned to CPU 0 and wrk (closed loop, keep-alive,
 127.0.0.1) to CPU 1, so the load generator does not eat the server's core; with N processes the
 servers get CPUs 0..N-1 and wrk the last CPU (on 2 cores they share one). Every server runs with the
@@ -105,9 +108,10 @@ def service_metrics(url: str) -> dict[str, float]:
     return values
 
 
-def run_wrk(url: str, body_file: Path, concurrency: int, duration: float) -> dict:
+def run_wrk(url: str, body_file: Path, concurrency: int, duration: float, header: int | None = None) -> dict:
     mix = body_file.with_suffix(".mix")
-    mix.write_text(f"{httpx.URL(url).path} {body_file}\n")  # the one request wrk_mixed.lua repeats
+    # the one request wrk_mixed.lua repeats (with the JSON header's length for a /v2 binary body)
+    mix.write_text(f"{httpx.URL(url).path} {body_file} {header or ''}\n")
     env = {**os.environ, "MIX_FILE": str(mix)}
     command = ["taskset", "-c", LOAD_CPUS, "wrk", "-t", "1", "-c", str(concurrency), "-d", f"{int(duration)}s",
                "--timeout", "10s", "-s", str(ROOT / "benchmarks" / "wrk_mixed.lua"), url]
@@ -116,13 +120,15 @@ def run_wrk(url: str, body_file: Path, concurrency: int, duration: float) -> dic
 
 
 def measure(kind: str, process: subprocess.Popen[bytes], body_file: Path, series: int, concurrency: int,
-            duration: float, processes: int = 1) -> dict:
+            duration: float, processes: int = 1, path: str = "/v1/models/stock/forecast",
+            header: int | None = None, label: str | None = None) -> dict:
     base = f"http://127.0.0.1:{PORTS[kind]}"
-    url = base + "/v1/models/stock/forecast"
-    run_wrk(url, body_file, concurrency, 1)  # warm-up
+    url = base + path
+    run_wrk(url, body_file, concurrency, 1, header)  # warm-up
     before_cpu = cpu_seconds(process.pid)
     before = service_metrics(base) if kind == "service" else None
-    result = run_wrk(url, body_file, concurrency, duration)
+    result = run_wrk(url, body_file, concurrency, duration, header)
+    kind = label or kind
     cpu = cpu_seconds(process.pid) - before_cpu
     seconds = result["duration_us"] / 1e6
     ok = result["codes"].get("200", 0)
@@ -212,6 +218,9 @@ def main() -> None:
     parser.add_argument("--series", type=int, nargs="*", default=[1, 32])
     parser.add_argument("--servers", nargs="*", default=["service", "straightforward", "floor"])
     parser.add_argument("--env", nargs="*", default=[], help="KEY=VALUE settings for the service")
+    parser.add_argument("--protocol-series", type=int, nargs="*", default=[32, 256],
+                        help="series per request of the /v1 JSON vs /v2 binary comparison (none: skip it)")
+    parser.add_argument("--protocol-concurrency", type=int, nargs="*", default=[1, 64])
     parser.add_argument("--processes", type=int, nargs="*", default=[1, 2],
                         help="server processes (the service's --workers; uvicorn workers for the others)")
     parser.add_argument("--server-cpus", default="", help="taskset list for the servers (default: 0..N-1)")
@@ -228,9 +237,12 @@ def main() -> None:
     points = []
     with tempfile.TemporaryDirectory() as tmp:
         bodies = {}
-        for n in args.series:
+        v2_bodies, v2_headers = {}, {}
+        for n in {*args.series, *args.protocol_series}:
             bodies[n] = Path(tmp) / f"body{n}.json"
             bodies[n].write_text(json.dumps({"series": [{"values": closes[i : i + 30]} for i in range(n)]}))
+            v2_bodies[n] = Path(tmp) / f"body{n}.v2"
+            v2_headers[n] = v2_body([closes[i : i + 30] for i in range(n)], v2_bodies[n])
         for repeat in range(args.repeats):
             for processes in args.processes:
                 for kind in args.servers:
@@ -242,12 +254,70 @@ def main() -> None:
                                 point["repeat"] = repeat
                                 points.append(point)
                                 print(json.dumps(point), file=sys.stderr)
+                        if kind != "service":
+                            continue
+                        for n in args.protocol_series:  # /v1 JSON beside /v2 binary, the same windows
+                            for c in args.protocol_concurrency:
+                                for label, path, body, header in (
+                                        ("service /v1 json", "/v1/models/stock/forecast", bodies[n], None),
+                                        ("service /v2 binary", "/v2/models/stock/infer", v2_bodies[n],
+                                         v2_headers[n])):
+                                    point = measure(kind, process, body, n, c, args.duration, processes, path,
+                                                    header, label)
+                                    point["repeat"] = repeat
+                                    points.append(point)
+                                    print(json.dumps(point), file=sys.stderr)
                     finally:
                         stop(process)
     rows = summarize(points)
-    (OUT / "serving.json").write_text(json.dumps({"points": points, "rows": rows}, indent=1))
+    raw = raw_model(args.protocol_series) if args.protocol_series else {}
+    (OUT / "serving.json").write_text(json.dumps({"points": points, "rows": rows, "raw_model": raw}, indent=1))
     report = markdown(rows) + "\n\n" + ratios(rows)
+    if raw:
+        report += "\n\n" + protocols(rows, raw)
     save("serving", report)
+
+
+def v2_body(windows: list[list[float]], path: Path) -> int:
+    """An Open Inference Protocol request with binary tensors (as tritonclient sends it): a JSON
+    header, then the raw FP32 windows. Returns the header's length."""
+    import numpy as np
+
+    data = np.asarray(windows, dtype="<f4")[:, :, None]
+    header = json.dumps({"inputs": [{"name": "INPUT", "shape": list(data.shape), "datatype": "FP32",
+                                     "parameters": {"binary_data_size": data.nbytes}}],
+                         "outputs": [{"name": "FORECAST", "parameters": {"binary_data": True}}]}).encode()
+    path.write_bytes(header + data.tobytes())
+    return len(header)
+
+
+def raw_model(batches: list[int]) -> dict[int, float]:
+    """The stock model without HTTP, pinned to the servers' first CPU with one thread, in this run:
+    forecasts/s of Predictor.forecast_array at each batch size (benchmarks/raw_model.py's timing)."""
+    code = ("import json, sys, numpy as np, torch; torch.set_num_threads(1)\n"
+            "from benchmarks.raw_model import timed\nfrom model.artifact import load_artifact\n"
+            "from model.cli import PRETRAINED\np = load_artifact(PRETRAINED / 'stock' / 'v1').predictor\n"
+            "out = {}\nfor b in json.loads(sys.argv[1]):\n"
+            "    x = (500 + np.random.default_rng(0).standard_normal((b, 30, 1)).cumsum(1)).astype(np.float32)\n"
+            "    out[b] = b / timed(lambda: p.forecast_array(x), 2.0)\nprint(json.dumps(out))")
+    out = subprocess.run(["taskset", "-c", cpus_for(1), sys.executable, "-c", code, json.dumps(batches)],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return {int(k): v for k, v in json.loads(out).items()}
+
+
+def protocols(rows: list[dict], raw: dict[int, float]) -> str:
+    lines = ["| processes | series/req | c | /v1 JSON forecasts/s | /v2 binary forecasts/s | /v2 / /v1 | "
+             "/v2 / raw model (1 thread, same batch) |", "|---|---|---|---|---|---|---|"]
+    index = {(r["processes"], r["series"], r["concurrency"], r["server"]): r for r in rows}
+    for (processes, series, concurrency, server), r in sorted(index.items()):
+        if server != "service /v2 binary":
+            continue
+        v1 = index.get((processes, series, concurrency, "service /v1 json"))
+        v2 = r["forecasts_per_s"][0]
+        lines.append(f"| {processes} | {series} | {concurrency} | {v1['forecasts_per_s'][0]:,.0f} | {v2:,.0f} | "
+                     f"{v2 / v1['forecasts_per_s'][0]:.2f}x | {v2 / raw[series]:.2f}x of {raw[series]:,.0f} |"
+                     if v1 else f"| {processes} | {series} | {concurrency} | | {v2:,.0f} | | |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,15 @@
--- wrk script: POST the "PATH BODY_FILE" lines of $MIX_FILE in turn (one line: one request, repeated);
+-- wrk script: POST the "PATH BODY_FILE [HEADER_LENGTH]" lines of $MIX_FILE in turn (one line: one request, repeated);
 -- print one JSON line of results (latency percentiles, socket errors, status counts) when done.
 local requests = {}
 for line in io.lines(os.getenv("MIX_FILE")) do
-  local path, file = line:match("^(%S+)%s+(%S+)$")
+  -- an optional third field: the JSON header's length of an Open Inference Protocol binary body
+  local path, file, header = line:match("^(%S+)%s+(%S+)%s*(%S*)$")
   local f = assert(io.open(file, "rb"))
-  table.insert(requests, wrk.format("POST", path, {["Content-Type"] = "application/json"}, f:read("*a")))
+  local headers = {["Content-Type"] = "application/json"}
+  if header ~= "" then
+    headers = {["Content-Type"] = "application/octet-stream", ["Inference-Header-Content-Length"] = header}
+  end
+  table.insert(requests, wrk.format("POST", path, headers, f:read("*a")))
   f:close()
 end
 local threads = {}
