@@ -1,11 +1,13 @@
 """Load with a training job running: 256 clients of mixed forecasts for 5 minutes while a job trains.
 
     .venv/bin/python -m benchmarks.soak [--baseline 60] [--duration 300] [--concurrency 256] [--rss-every 60]
+                                        [--workers 2]
 
 Phase 1: the mixed load alone (baseline p99). Phase 2: a training job starts (ECG, in the service's
 worker process) and the same load runs for --duration seconds. Reports errors by kind, p50/p99 of
 both phases, server RSS after warm-up, every --rss-every seconds of the loaded phase and at the
-end, and whether the job finished and its version serves. Nothing is pinned: server, worker and wrk
+end (with several workers: the supervisor and its workers summed, the training process apart), and
+whether the job finished and its version serves. Nothing is pinned: server, worker and wrk
 share both cores. Writes benchmarks/out/soak.md.
 """
 
@@ -30,11 +32,20 @@ ROOT = Path(__file__).resolve().parents[1]
 PORT = 8110
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+def rss_mb(pid: int, children: bool = True) -> float:
+    """RSS of the server: the process and (several workers) its direct children, not their children
+    (the training job's process is a worker's child)."""
+    total = 0.0
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+    except FileNotFoundError:
+        return 0.0
+    if children:
+        for task in Path(f"/proc/{pid}/task").glob("*/children"):
+            total += sum(rss_mb(int(child), children=False) for child in task.read_text().split())
+    return total
 
 
 def bodies(folder: Path) -> Path:
@@ -74,12 +85,14 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=256)
     parser.add_argument("--rss-every", type=float, default=60.0, help="seconds between RSS samples")
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     args = parser.parse_args()
     url = f"http://127.0.0.1:{PORT}"
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         mix = bodies(folder)
-        env = {**os.environ, "GRU_FORECAST_STORE": str(folder / "store"), "GRU_FORECAST_PORT": str(PORT)}
+        env = {**os.environ, "GRU_FORECAST_STORE": str(folder / "store"), "GRU_FORECAST_PORT": str(PORT),
+               "GRU_FORECAST_WORKERS": str(args.workers)}
         server = subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], env=env, cwd=ROOT,
                                   stdout=open(folder / "server.log", "wb"), stderr=subprocess.STDOUT)
         try:
@@ -131,7 +144,8 @@ def main() -> None:
         return (f"| {name} | {r['requests'] / seconds:,.0f} | {r['p50_us'] / 1000:.1f} | {r['p99_us'] / 1000:.1f} | "
                 f"{r['codes'].get('200', 0):,} | {r['codes'].get('503', 0):,} | {other or 0} | {errors or 0} |")
 
-    lines = [f"c={args.concurrency}, mixed bodies (stock, weather, ECG; 1 and 32 series per request), wrk keep-alive",
+    lines = [f"{args.workers} worker process(es); c={args.concurrency}, mixed bodies (stock, weather, ECG; 1 and 32 "
+             "series per request), wrk keep-alive",
              "", "| phase | requests/s | p50 ms | p99 ms | 200 | 503 | other statuses | socket errors |",
              "|---|---|---|---|---|---|---|---|",
              row(f"no training ({args.baseline} s)", base), row(f"training running ({args.duration} s)", loaded), "",

@@ -78,11 +78,13 @@ async def submit_or_leave(request: Request, loaded: LoadedModel, items: list[Any
     return work.result()
 
 
-async def submit(request: Request, name: str, version: str | None,
-                 items: list[Any]) -> tuple[LoadedModel, list[Any]]:
-    """Queue items on the model's batcher; a swap in between retries on the new version once."""
-    for _ in range(2):
-        loaded = await get_model(request, name, version)
+async def submit(request: Request, name: str, version: str | None, items: list[Any],
+                 loaded: LoadedModel | None = None) -> tuple[LoadedModel, list[Any]]:
+    """Queue items on the model's batcher (loaded: the version the route already looked up); a swap
+    in between retries on the new version once."""
+    for attempt in range(2):
+        if loaded is None or attempt:
+            loaded = await get_model(request, name, version)
         try:
             return loaded, await submit_or_leave(request, loaded, items)
         except QueueFull as exc:

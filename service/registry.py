@@ -83,6 +83,7 @@ class Registry:
     pinned: dict[tuple[str, str], LoadedModel] = field(default_factory=dict)  # non-live versions asked for
     errors: dict[str, str] = field(default_factory=dict)  # name -> why it is unavailable
     stamps: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> LIVE's (inode, mtime) when read
+    live_paths: dict[str, str] = field(default_factory=dict)  # name -> its LIVE file (the per-request stat)
     chunk: int = 0  # windows per forward pass, 0 = the device's best (model/predictor.py DEVICE_CHUNK)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)  # one load or promotion per model at a time
 
@@ -130,8 +131,13 @@ class Registry:
         return self.locks.setdefault(name, asyncio.Lock())
 
     def _live_stamp(self, name: str) -> tuple[int, int] | None:
+        path = self.live_paths.get(name) if name in self.models else None  # known names only: bounded
+        if path is None:
+            path = os.path.join(self.root, name, store.LIVE)
+            if name in self.models:
+                self.live_paths[name] = path
         try:
-            stat = os.stat(self.root / name / store.LIVE)
+            stat = os.stat(path)
         except (OSError, ValueError):
             return None
         return stat.st_ino, stat.st_mtime_ns  # LIVE is replaced by a rename: a new inode at each write

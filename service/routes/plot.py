@@ -54,7 +54,7 @@ async def _plot(request: Request, name: str, version: str | None, body: Forecast
                       [{"field": "series", "reason": f"?series={index} is beyond the {len(body.series)} given"}])
     one = body.model_copy(update={"series": [body.series[index]], "levels": sorted({*body.levels, 80, 95})})
     items, horizon = build_windows(config, one, settings.max_batch_size)
-    loaded, results = await submit(request, name, version, items)
+    loaded, results = await submit(request, name, version, items, loaded)
     forecast = build_forecasts(config, one, results, horizon)[0]
     series = one.series[0]
     values = values_array(series, index, np.float64)

@@ -47,7 +47,7 @@ async def forecast(request: Request, name: str,
     check_request_size(body.series, settings.max_series, settings.max_points)
     loaded = await get_model(request, name, version)
     items, horizon = build_windows(loaded.artifact.config, body, settings.max_batch_size)
-    loaded, results = await submit(request, name, version, items)
+    loaded, results = await submit(request, name, version, items, loaded)
     payload = {"model": name, "version": loaded.version, "horizon": horizon,
                "forecasts": build_forecasts(loaded.artifact.config, body, results, horizon)}
     # json.dumps of plain dicts: re-validating a response model per request costs more than the model.
@@ -65,7 +65,7 @@ async def classify(request: Request, name: str,
     if loaded.artifact.config.task != "classify":
         raise Problem(422, f"model {name!r} forecasts; use /v1/models/{name}/forecast")
     items, _ = build_windows(loaded.artifact.config, body, settings.max_batch_size)
-    loaded, results = await submit(request, name, version, items)
+    loaded, results = await submit(request, name, version, items, loaded)
     classes = loaded.artifact.config.classes
     out = [SeriesClasses(id=series.id, predicted=classes[int(np.argmax(probabilities))],
                          probabilities={c: float(p) for c, p in zip(classes, probabilities, strict=True)})

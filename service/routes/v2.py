@@ -149,7 +149,7 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
     levels = tuple(sorted({int(n.split("_")[1]) for n in wanted if n.startswith(("LOWER_", "UPPER_"))}))
     step = settings.max_batch_size
     items = [ForecastItem(windows[i : i + step], levels) for i in range(0, len(windows), step)]
-    loaded, results = await submit(request, name, version, items)
+    loaded, results = await submit(request, name, version, items, loaded)
     outputs = _outputs(config, wanted, results)
     content, headers, media_type = encode_response(name, loaded.version, outputs, infer)
     return Response(content, headers=headers, media_type=media_type)
