@@ -21,12 +21,16 @@ read -r day load_before < <(cut -d' ' -f1,2- benchmarks/out/load_before.txt)
     cat benchmarks/out/accuracy.md
     echo
   fi
-  echo "## Serving: \`.venv/bin/python -m benchmarks.serving --duration 5 --repeats 3\`"
+  echo "## Serving: \`.venv/bin/python -m benchmarks.serving --duration 5 --repeats 2\`"
   echo
-  echo "Server pinned to CPU 0, wrk (1 thread, keep-alive, closed loop, 127.0.0.1) pinned to CPU 1; 1 s warm-up, 5 s"
-  echo "measured; servers interleaved service, straightforward, floor, the whole round repeated 3 times; medians"
+  echo "One process: server pinned to CPU 0, wrk (1 thread, keep-alive, closed loop, 127.0.0.1) pinned to CPU 1."
+  echo "Two processes: servers on CPUs 0-1, wrk on CPU 1 (it shares one). Every server runs with the same number"
+  echo "of processes in the same layout (service/supervisor.py: a SO_REUSEPORT socket per worker). 1 s warm-up,"
+  echo "5 s measured; servers interleaved service, straightforward, floor, the whole round repeated; medians"
   echo "(min..max). Each series: 30 consecutive GOOG closes. The service runs with its defaults (max batch 256,"
   echo "max wait 0, 1 torch thread). Mean batch, queue wait and compute come from the service's own /metrics."
+  echo "The last table: the same windows over /v1 (JSON) and /v2 (binary tensors, FORECAST only) beside the"
+  echo "raw model at that batch (one thread, CPU 0, same run)."
   echo
   cat benchmarks/out/serving.md
   echo

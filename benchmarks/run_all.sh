@@ -12,6 +12,6 @@ $PY -c "import statsforecast" 2>/dev/null && $PY -m benchmarks.accuracy \
 $PY -m benchmarks.raw_model
 taskset -c 0 $PY -m benchmarks.training
 $PY -m benchmarks.threads
-$PY -m benchmarks.serving --duration 5 --repeats 3
+$PY -m benchmarks.serving --duration 5 --repeats 2
 cut -d' ' -f1-3 /proc/loadavg > benchmarks/out/load_after.txt
 bash benchmarks/report.sh

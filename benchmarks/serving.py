@@ -270,7 +270,7 @@ def main() -> None:
                     finally:
                         stop(process)
     rows = summarize(points)
-    raw = raw_model(args.protocol_series) if args.protocol_series else {}
+    raw = raw_model(args.protocol_series, env_extra.get("GRU_FORECAST_DEVICE", "auto")) if args.protocol_series else {}
     (OUT / "serving.json").write_text(json.dumps({"points": points, "rows": rows, "raw_model": raw}, indent=1))
     report = markdown(rows) + "\n\n" + ratios(rows)
     if raw:
@@ -291,12 +291,14 @@ def v2_body(windows: list[list[float]], path: Path) -> int:
     return len(header)
 
 
-def raw_model(batches: list[int]) -> dict[int, float]:
-    """The stock model without HTTP, pinned to the servers' first CPU with one thread, in this run:
-    forecasts/s of Predictor.forecast_array at each batch size (benchmarks/raw_model.py's timing)."""
+def raw_model(batches: list[int], device: str = "cpu") -> dict[int, float]:
+    """The stock model without HTTP, pinned to the servers' CPUs with one thread (on the service's
+    device), in this run: forecasts/s of Predictor.forecast_array at each batch size
+    (benchmarks/raw_model.py's timing)."""
+    device = "cuda" if device == "auto" and shutil.which("nvidia-smi") else device.replace("auto", "cpu")
     code = ("import json, sys, numpy as np, torch; torch.set_num_threads(1)\n"
             "from benchmarks.raw_model import timed\nfrom model.artifact import load_artifact\n"
-            "from model.cli import PRETRAINED\np = load_artifact(PRETRAINED / 'stock' / 'v1').predictor\n"
+            f"from model.cli import PRETRAINED\np = load_artifact(PRETRAINED / 'stock' / 'v1', '{device}').predictor\n"
             "out = {}\nfor b in json.loads(sys.argv[1]):\n"
             "    x = (500 + np.random.default_rng(0).standard_normal((b, 30, 1)).cumsum(1)).astype(np.float32)\n"
             "    out[b] = b / timed(lambda: p.forecast_array(x), 2.0)\nprint(json.dumps(out))")
