@@ -1,5 +1,5 @@
-"""The CPU image end to end: build, run with a volume and two workers, forecast, docs, train, restart,
-clean up."""
+"""The CPU image end to end: build, run with a volume and two workers, forecast (/v1, /v2, the chart),
+the page, docs, train, restart, clean up."""
 
 import shutil
 import socket
@@ -73,6 +73,12 @@ def test_image_serves_trains_and_keeps_models(engine):
         for model, body in bodies.items():
             r = httpx.post(f"{url}/v1/models/{model}/forecast", json=body, timeout=30)
             assert r.status_code == 200, (model, r.text)
+        page = httpx.get(url + "/").text  # the page and its script come from the image itself
+        assert 'data-model="stock"' in page and httpx.get(url + "/static/page.js").status_code == 200
+        assert httpx.get(url + "/v1/models/stock/plot.svg").headers["content-type"].startswith("image/svg+xml")
+        infer = httpx.post(url + "/v2/models/stock/infer", json={"inputs": [{
+            "name": "INPUT", "shape": [1, 30, 1], "datatype": "FP32", "data": stock[-30:]}]}).json()
+        assert {o["name"] for o in infer["outputs"]} >= {"FORECAST", "LOWER_80", "UPPER_95"}
         docs = httpx.get(url + "/docs").text
         assert "/docs-assets/swagger-ui-bundle.js" in docs and "cdn" not in docs
         assert httpx.get(url + "/docs-assets/swagger-ui-bundle.js").status_code == 200
