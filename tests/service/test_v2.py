@@ -188,3 +188,34 @@ def test_binary_and_json_tensors_read_the_same():
                                                   "data": values.ravel().tolist()}]}).encode(), None, 100)
     np.testing.assert_array_equal(binary, values)
     np.testing.assert_array_equal(plain.inputs["INPUT"], values)
+
+
+def test_kserve_inference_rest_client_reads_the_same_forecast(triton):
+    """kserve's own client (its InferRequest, binary and JSON tensors) against the real server."""
+    import asyncio
+
+    kserve = pytest.importorskip("kserve", reason="kserve is a dev dependency")
+    from kserve.protocol.infer_type import RequestedOutput
+
+    client_t, url = triton
+    windows = stock_windows(4)
+    expected = infer(client_t, "stock", windows, outputs=["FORECAST"]).as_numpy("FORECAST")
+
+    async def run():
+        client = kserve.InferenceRESTClient(kserve.RESTConfig(protocol="v2"))
+        try:
+            assert await client.is_server_ready(url) and await client.is_model_ready(url, "stock")
+            results = []
+            for binary in (True, False):
+                tensor = kserve.InferInput("INPUT", list(windows.shape), "FP32")
+                tensor.set_data_from_numpy(windows.astype(np.float32), binary_data=binary)
+                request = kserve.InferRequest(model_name="stock", infer_inputs=[tensor],
+                                              request_outputs=[RequestedOutput("FORECAST", {"binary_data": binary})])
+                response = await client.infer(url, request, model_name="stock")
+                results.append(response.outputs[0].as_numpy())
+            return results
+        finally:
+            await client.close()
+
+    for result in asyncio.run(run()):
+        np.testing.assert_allclose(result, expected, rtol=1e-6)
