@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
@@ -54,17 +55,21 @@ def ensure_live(store: Path, name: str) -> str | None:
 
 
 @contextmanager
-def model_lock(store: Path, name: str) -> Iterator[None]:
-    """One writer of a model's LIVE record at a time, across processes (server workers, the CLI):
-    a promotion and a deletion of the same version cannot interleave."""
-    folder = store / check_name(name)
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "a") as handle:
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive flock on path (created if missing), held for the block, across processes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def model_lock(store: Path, name: str) -> contextlib.AbstractContextManager[None]:
+    """One writer of a model's LIVE record at a time, across processes (server workers, the CLI):
+    a promotion and a deletion of the same version cannot interleave."""
+    return file_lock(store / check_name(name) / ".lock")
 
 
 def set_live(store: Path, name: str, version: str) -> None:

@@ -8,10 +8,11 @@ and another worker takes over within a runner tick (0.25 s). One process alone a
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import IO
+
+from model import store
 
 
 class Leadership:
@@ -42,14 +43,7 @@ class Leadership:
             self._handle = None
 
 
-@contextmanager
-def startup_lock(root: Path) -> Iterator[None]:
+def startup_lock(root: Path) -> AbstractContextManager[None]:
     """Workers starting together on one store take turns at its housekeeping (seeding the defaults,
     clearing leftovers), so none removes another's half-copied folder."""
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".startup.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return store.file_lock(root / ".startup.lock")

@@ -130,3 +130,20 @@ def outside_requests(driver):
             requested.add(message["params"]["request"]["url"])
     assert requested, "the browser logged no requests"
     return sorted(u for u in requested if not u.startswith(("http://127.0.0.1", "data:", "blob:", "about:")))
+
+
+def forecast_until_closed(url, body, limit=2000):
+    """POST body to the stock model until the server refuses or closes the connection (at most limit
+    requests); returns the status codes, then "refused" or "closed"."""
+    codes = []
+    with httpx.Client(timeout=30) as client:
+        for _ in range(limit):
+            try:
+                codes.append(client.post(url + "/v1/models/stock/forecast", json=body).status_code)
+            except httpx.ConnectError:
+                codes.append("refused")
+                break
+            except httpx.TransportError:
+                codes.append("closed")  # the idle keep-alive connection was closed under the next request
+                break
+    return codes

@@ -8,6 +8,7 @@ import time
 import httpx
 
 from model.datasets import DATASETS
+from tests.service.conftest import forecast_until_closed
 
 CLOSES = DATASETS["stock"].load()["close"].tolist()
 
@@ -38,22 +39,8 @@ def test_sigterm_finishes_in_flight_requests(server):
     url, process = server
     body = {"series": [{"values": CLOSES[i : i + 30]} for i in range(256)]}
 
-    def client_loop():
-        codes = []
-        with httpx.Client(timeout=30) as client:
-            for _ in range(2000):  # bounded; ends at the first refusal
-                try:
-                    codes.append(client.post(url + "/v1/models/stock/forecast", json=body).status_code)
-                except httpx.ConnectError:
-                    codes.append("refused")
-                    break
-                except httpx.TransportError:
-                    codes.append("closed")  # the idle keep-alive connection was closed under the next request
-                    break
-        return codes
-
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        futures = [pool.submit(client_loop) for _ in range(4)]
+        futures = [pool.submit(forecast_until_closed, url, body) for _ in range(4)]
         time.sleep(0.5)
         process.send_signal(signal.SIGTERM)
         codes = [c for f in futures for c in f.result()]

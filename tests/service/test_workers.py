@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from model.datasets import DATASETS
-from tests.service.conftest import start_server, stop_server, wait_for_job
+from tests.service.conftest import forecast_until_closed, start_server, stop_server, wait_for_job
 
 CLOSES = DATASETS["stock"].load()["close"].tolist()
 BODY = {"series": [{"values": CLOSES[:30]}]}
@@ -151,23 +151,9 @@ def test_sigterm_drains_every_worker(tmp_path):
     pids = workers(process)
     body = {"series": [{"values": CLOSES[i : i + 30]} for i in range(256)]}
 
-    def client_loop():
-        codes = []
-        with httpx.Client(timeout=30) as client:
-            for _ in range(2000):
-                try:
-                    codes.append(client.post(url + "/v1/models/stock/forecast", json=body).status_code)
-                except httpx.ConnectError:
-                    codes.append("refused")
-                    break
-                except httpx.TransportError:
-                    codes.append("closed")
-                    break
-        return codes
-
     try:
         with concurrent.futures.ThreadPoolExecutor(6) as pool:
-            futures = [pool.submit(client_loop) for _ in range(6)]
+            futures = [pool.submit(forecast_until_closed, url, body) for _ in range(6)]
             time.sleep(1)
             process.send_signal(signal.SIGTERM)
             codes = [c for f in futures for c in f.result()]
