@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 
 import httpx
@@ -106,12 +107,12 @@ def test_a_killed_worker_is_replaced_and_jobs_keep_one_runner(two_workers):
     leader = leader_pids(log)[-1]
     assert leader in old
     codes: list = []
-    stop = time.monotonic() + 1e9
+    stop = threading.Event()
 
     def client_loop():
-        while time.monotonic() < stop:
+        while not stop.is_set():
             try:
-                with httpx.Client(timeout=10) as client:  # a hang would be a ReadTimeout here
+                with httpx.Client(timeout=30) as client:  # a hang would be a ReadTimeout here
                     codes.append(client.post(url + "/v1/models/stock/forecast", json=BODY).status_code)
             except httpx.TimeoutException:
                 codes.append("hang")
@@ -120,19 +121,23 @@ def test_a_killed_worker_is_replaced_and_jobs_keep_one_runner(two_workers):
 
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         futures = [pool.submit(client_loop) for _ in range(4)]
-        time.sleep(0.5)
-        os.kill(leader, signal.SIGKILL)  # the worst case: the worker that runs the training jobs
-        deadline = time.monotonic() + 60
-        while True:
-            now = workers(process)
-            if len(now) == 2 and leader not in now:
-                break
-            assert time.monotonic() < deadline, f"no replacement: {now}"
-            time.sleep(0.2)
-        ready = time.monotonic() + 60
-        while len(each_worker(url, lambda c: None)) < 2:  # the new worker has loaded its models
-            assert time.monotonic() < ready
-        stop = time.monotonic() + 0.5
+        try:
+            time.sleep(0.5)
+            os.kill(leader, signal.SIGKILL)  # the worst case: the worker that runs the training jobs
+            deadline = time.monotonic() + 120  # a busy CI machine: the replacement imports torch again
+            while True:
+                now = workers(process)
+                if len(now) == 2 and leader not in now:
+                    break
+                assert time.monotonic() < deadline, f"no replacement: {now}"
+                time.sleep(0.2)
+            answered: set[int] = set()
+            while answered != set(now):  # the new worker listens once its models are loaded
+                assert time.monotonic() < deadline, f"only {answered} of {now} answered"
+                with httpx.Client(timeout=30) as client:
+                    answered.add(client.get(url + "/health/ready").json()["pid"])
+        finally:
+            stop.set()
         for f in futures:
             f.result()
     assert "hang" not in codes
