@@ -132,5 +132,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestTimer, latency=app.state.telemetry.latency)
     for router in (health.router, models.router, predict.router, plot.router, training.router, v2.router):
         app.include_router(router)
-    app.openapi = problem_openapi(app, needs_key)  # type: ignore[method-assign]
+    app.openapi = problem_openapi(app, needs_key, v2.BODIES)  # type: ignore[method-assign]
     return app

@@ -6,11 +6,13 @@ instead, and a schema that says otherwise would send clients (and the fuzzer) th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
 PROBLEM = {
     "type": "object",
@@ -84,7 +86,10 @@ def _inference_error(code: str) -> dict[str, Any]:
                                              "example": example}}}
 
 
-def problem_openapi(app: FastAPI, protected: Callable[[str, str], bool]) -> Callable[[], dict[str, Any]]:
+def problem_openapi(app: FastAPI, protected: Callable[[str, str], bool],
+                    bodies: Sequence[type[BaseModel]] = ()) -> Callable[[], dict[str, Any]]:
+    """bodies: models that routes reading raw bytes refer to by $ref (their routes cannot declare them)."""
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
@@ -93,6 +98,10 @@ def problem_openapi(app: FastAPI, protected: Callable[[str, str], bool]) -> Call
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)
         components["Problem"] = PROBLEM
+        if bodies:
+            _, defs = models_json_schema([(model, "validation") for model in bodies],
+                                         ref_template="#/components/schemas/{model}")
+            components.update(defs.get("$defs", {}))
         for path, operations in schema["paths"].items():
             for method, operation in operations.items():
                 responses = operation.setdefault("responses", {})

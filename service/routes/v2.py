@@ -208,4 +208,5 @@ async def infer_version(request: Request, name: str, version: str) -> Response:
     return await _infer(request, name, _version(version))
 
 
-__all__ = ["router", "InferenceRequestBody", "InferenceResponseBody"]
+# Referred to by $ref in INFER_OPENAPI: the app's OpenAPI document carries their schemas.
+BODIES = (InferenceRequestBody, InferenceResponseBody, InferenceErrorBody)
