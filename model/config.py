@@ -76,6 +76,9 @@ class TrainConfig:
     stride: int = 1  # step between consecutive training windows (ECG at 360 Hz uses more)
     device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda"
     interpolate: bool = False  # fill missing values linearly instead of refusing them
+    # Once every choice is made, fit the linear skip again on all windows before the test part (the
+    # newest data matters most to a linear map); False keeps the training part's fit.
+    refit: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -27,3 +27,10 @@ class Ridge:
         system = self.gram + penalty * self.unit * np.eye(len(self.gram))
         weight = np.linalg.solve(system, self.cross).T
         return weight, self.y_mean - weight @ self.x_mean
+
+    def dof(self, penalty: float) -> float:
+        """Effective number of parameters: the trace of the hat matrix, plus one for the intercept."""
+        if not np.isfinite(penalty):
+            return 0.0
+        eigen = np.clip(np.linalg.eigvalsh(self.gram), 0.0, None)
+        return float((eigen / (eigen + penalty * self.unit)).sum()) + 1.0

@@ -140,6 +140,8 @@ class TrainOptions(BaseModel):
     test_fraction: float = Field(_TRAINING.test_fraction, gt=0, lt=0.5)
     stride: int = Field(_TRAINING.stride, ge=1, le=1000)
     interpolate: bool = _TRAINING.interpolate
+    refit: bool = Field(_TRAINING.refit, description="once every choice is made, fit the linear skip again on all "
+                        "windows before the test part (false: the training part's fit)")
     promote: bool | Literal["if_better"] = Field(
         False, description="make the new version live even if the model has one; \"if_better\": only if it "
         "beats the live version on the new job's test part (the job's metrics.promotion says why)")

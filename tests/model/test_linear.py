@@ -24,3 +24,13 @@ def test_a_larger_penalty_shrinks_the_weights():
     ridge = Ridge(x, y)
     norms = [np.linalg.norm(ridge.solve(p)[0]) for p in (1e-4, 1.0, 100.0)]
     assert norms[0] > norms[1] > norms[2]
+
+
+def test_effective_parameters_run_from_all_of_them_to_none():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((300, 5))
+    ridge = Ridge(x, x @ rng.standard_normal((5, 2)))
+    dofs = [ridge.dof(p) for p in (1e-9, 1e-2, 1.0, 100.0)]
+    assert abs(dofs[0] - 6) < 1e-3  # five weights and the intercept
+    assert dofs[0] > dofs[1] > dofs[2] > dofs[3] > 1
+    assert ridge.dof(float("inf")) == 0  # the zero map fits nothing

@@ -4,6 +4,7 @@ import copy
 
 import numpy as np
 import pytest
+import torch
 
 from model.config import ModelConfig, TrainConfig
 from model.datasets import DATASETS
@@ -98,6 +99,33 @@ def test_intervals_are_calibrated_on_a_part_early_stopping_never_saw(monkeypatch
     assert split.val.stop <= split.calibration.start + config.input_size  # no window targets overlap
     assert split.calibration.stop <= split.test.start + config.input_size
     assert set(artifact.manifest.metrics["coverage"]) == {"80", "95"}
+
+
+def test_the_skip_is_refitted_up_to_the_test_part_and_the_intervals_widened_for_it(monkeypatch):
+    """sf-temps, four months: the newest weeks change the linear map; the GRU and the choices stay."""
+    import model.train as pipeline
+
+    stops = []
+    original = pipeline._refit_skip
+    monkeypatch.setattr(pipeline, "_refit_skip", lambda *a: stops.append(a[-1]) or original(*a))
+    frame = DATASETS["sf-temps"].load().iloc[: 24 * 120]
+    config = ModelConfig(targets=["temp"], input_size=48, horizon=24, hidden_size=4, frequency="h",
+                         scaling="robust", base="seasonal")
+    options = {"epochs": 1, "max_steps": 2}
+    kept = train(frame, copy.deepcopy(config), TrainConfig(**options, refit=False), "date")
+    refitted = train(frame, copy.deepcopy(config), TrainConfig(**options), "date")
+    assert kept.manifest.validation["refit"] is False and refitted.manifest.validation["refit"] is True
+    assert kept.manifest.validation["interval_widening"] == 1.0
+    assert 1.0 < refitted.manifest.validation["interval_widening"] < 1.2  # sqrt(N / (N - dof))
+    # Same choices and GRU, a different map; the held-out validation score is the one before the refit.
+    assert kept.manifest.choice == refitted.manifest.choice
+    assert kept.manifest.validation["model"] == refitted.manifest.validation["model"]
+    skip_kept, skip_new = kept.predictor.net.skip, refitted.predictor.net.skip
+    assert skip_kept is not None and skip_new is not None
+    assert not torch.allclose(skip_kept.weight, skip_new.weight)
+    torch.testing.assert_close(kept.predictor.net.head.weight, refitted.predictor.net.head.weight)
+    split = split_windows(len(frame), 48, 24, 0.1, 0.15, 0.1)
+    assert stops == [split.calibration.stop]  # windows whose horizon ends before the test part
 
 
 def test_max_steps_bounds_the_work_on_a_long_series():
