@@ -87,12 +87,30 @@ def _weighted_mae(net: nn.Module, x: torch.Tensor, y: torch.Tensor, weight: torc
     return total / max(y.numel(), 1)
 
 
+# The most the step budget may raise the learning rate (measured up to 10x on ECG, below).
+MAX_LR_FACTOR = 10.0
+
+
 def plan_steps(n_windows: int, config: TrainConfig) -> tuple[int, int]:
     """(epochs, steps per epoch): full passes, or max_steps / epochs sampled steps when that is fewer."""
     full = -(-n_windows // config.batch_size)  # ceil
     if config.max_steps and config.epochs * full > config.max_steps:
         return config.epochs, max(1, config.max_steps // config.epochs)
     return config.epochs, full
+
+
+def learning_rate(n_windows: int, config: TrainConfig) -> float:
+    """config.lr on full epochs; times the factor by which the step budget cut them, at most 10x.
+
+    Adam moves each weight by about lr per step, so a budget that allows 1/r of the full epochs'
+    steps keeps their reach with r times the rate. ECG (108,000 samples, 1,500 of 33,000 steps),
+    validation MASE after the budget: 2.61 at lr 0.001, 2.26 at 0.003, 2.21 at 0.005, 2.05 at 0.01.
+    On full epochs the seed's 0.001 stays: weather's validation MASE is 1.326 at 0.001 and 1.349 at
+    0.003 or 0.01.
+    """
+    epochs, steps = plan_steps(n_windows, config)
+    full = -(-n_windows // config.batch_size)
+    return config.lr * min(max(full / steps, 1.0), MAX_LR_FACTOR)
 
 
 def fit(
@@ -130,10 +148,11 @@ def fit(
             return _mean_loss(net, x_val, y_val, loss_fn, config.batch_size)
 
     optimizer: torch.optim.Optimizer
+    lr = learning_rate(len(windows), config)
     if config.optimizer == "sgd":
-        optimizer = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=0.9)
+        optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
     else:
-        optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
+        optimizer = torch.optim.Adam(net.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(config.seed)
     epochs, steps = plan_steps(len(windows), config)
     # Windows come from one shuffled stream: full epochs see every window once; sampled epochs

@@ -13,7 +13,7 @@ from model import metrics
 from model.artifact import Artifact, build_manifest, fingerprint
 from model.config import ModelConfig, TrainConfig
 from model.evaluate import class_windows, evaluate_classifier, evaluate_forecaster
-from model.fit import CancelCheck, EpochReport, Progress, choose_device, fit
+from model.fit import CancelCheck, EpochReport, Progress, choose_device, fit, learning_rate
 from model.linear import PENALTIES, Ridge
 from model.network import GRUNet
 from model.predictor import Predictor, base_forecast, conformal_quantiles
@@ -322,7 +322,8 @@ def _train_forecaster(series: Series, config: ModelConfig, split: Split, train_c
     # JSON has no infinity: no ridge (the bare base) is recorded as null.
     penalty = chosen.penalty if np.isfinite(chosen.penalty) else None
     choice = {"scaling": chosen.scaling, "base": chosen.base, "ridge_penalty": penalty,
-              "season_length": predictor.config.season_length, "season_source": season_source}
+              "season_length": predictor.config.season_length, "season_source": season_source,
+              "lr": learning_rate(len(train_rows), train_config)}
     return _artifact(predictor, series, train_config, winner.history, test, mase_scale=mase_scale.tolist(),
                      choice=choice, validation=validation)
 

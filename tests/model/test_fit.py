@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from model.config import ModelConfig, TrainConfig
-from model.fit import Cancelled, fit, plan_steps
+from model.fit import Cancelled, fit, learning_rate, plan_steps
 from model.network import GRUNet
 
 
@@ -70,6 +70,28 @@ def test_plan_steps_keeps_full_epochs_on_small_data_and_samples_on_large():
     assert plan_steps(640, TrainConfig(epochs=30, batch_size=64, max_steps=1500)) == (30, 10)  # 300 steps: full
     assert plan_steps(100_000, TrainConfig(epochs=30, batch_size=64, max_steps=1500)) == (30, 50)
     assert plan_steps(100_000, TrainConfig(epochs=30, batch_size=64, max_steps=0)) == (30, 1563)  # no limit
+
+
+def test_the_learning_rate_grows_with_the_cut_the_budget_makes_up_to_tenfold():
+    config = TrainConfig(epochs=30, batch_size=64, max_steps=1500, lr=0.001)
+    assert learning_rate(640, config) == 0.001  # full epochs: the seed's rate
+    assert learning_rate(5_700, config) == pytest.approx(0.001 * 90 / 50)  # 90 steps a full epoch, 50 sampled
+    assert learning_rate(100_000, config) == pytest.approx(0.01)  # 1,563 / 50, capped at 10x
+    assert learning_rate(100_000, TrainConfig(max_steps=0, lr=0.002)) == 0.002  # no budget, no change
+
+
+def test_fit_steps_with_the_budgets_rate(monkeypatch):
+    seen = []
+    original = torch.optim.Adam
+
+    def spy(params, lr):
+        seen.append(lr)
+        return original(params, lr=lr)
+
+    monkeypatch.setattr(torch.optim, "Adam", spy)
+    train_once(max_steps=3)  # 300 windows, 5 full steps an epoch, 1 sampled: 5x
+    train_once()
+    assert seen == [pytest.approx(0.005), 0.001]
 
 
 def test_forking_targets_train_every_position_and_the_last_is_the_forecast():
