@@ -106,7 +106,9 @@ def table(results: list[dict[str, Any]]) -> str:
         cells.append(" / ".join(f"{r['seconds'][s]:.0f}" if s in r["seconds"] else "-"
                                 for s in ("model", "tutorial_gru", "auto_ets", "auto_arima")))
         c = r["choice"]
-        cells.append(f"{c['scaling']}, {c['base']}, ridge {c['ridge_penalty']}")
+        parts = " + ".join(f"{p['base']} (ridge {p['ridge_penalty']})" for p in c.get("combined", []))
+        start = f"mean of {parts}" if parts else f"{c['base']}, ridge {c['ridge_penalty']}"
+        cells.append(f"{c['scaling']}, {start}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -128,6 +128,40 @@ def test_the_skip_is_refitted_up_to_the_test_part_and_the_intervals_widened_for_
     assert stops == [split.calibration.stop]  # windows whose horizon ends before the test part
 
 
+def test_the_mean_of_the_best_naive_and_seasonal_starts_is_one_map_on_the_naive_base():
+    """A combination is scored on validation like any start and served as the naive base plus one map."""
+    import model.train as pipeline
+
+    d = DATASETS["weather"]
+    config = copy.deepcopy(d.model)
+    config.season_length, config.hidden_size = 7, 8
+    series = pipeline.prepare_series(d.load(), config, d.time_column)
+    x, _ = pipeline.make_windows(series.values, config.input_size, config.horizon)
+    rng = np.random.default_rng(0)
+    maps = [(base, rng.standard_normal((7, 28 * 4)), rng.standard_normal(7)) for base in ("naive", "seasonal")]
+    weight, bias = pipeline._combine(config, maps)
+    scaler = pipeline.fit_scaler(series.values[:1000], "standard")
+    windows = x[:50]
+    xs, _, scale = pipeline.scale_inputs(windows, scaler)
+    flat = xs.reshape(50, -1)
+
+    def forecast(base, w, b):
+        trial = ModelConfig.from_dict({**config.to_dict(), "base": base})
+        return pipeline.base_forecast(windows[:, :, :1], trial) + (flat @ w.T + b)[:, :, None] * scale[:, None, :1]
+
+    forecasts = [forecast(*m) for m in maps]
+    combined = forecast("naive", weight, bias)
+    np.testing.assert_allclose(combined, (forecasts[0] + forecasts[1]) / 2, rtol=1e-6, atol=1e-6)
+
+    artifact = train(d.load(), copy.deepcopy(d.model), TrainConfig(epochs=1), d.time_column)
+    candidates, choice = artifact.manifest.validation["candidates"], artifact.manifest.choice
+    assert "standard/combined" in candidates  # scored beside the single starts
+    if choice["combined"]:  # chosen only when it beats every single start on validation
+        assert choice["base"] == "naive" and artifact.config.linear_skip
+        singles = [v for k, v in candidates.items() if not k.endswith("combined") and v is not None]
+        assert candidates[f"{choice['scaling']}/combined"] < min(singles)
+
+
 def test_max_steps_bounds_the_work_on_a_long_series():
     d = DATASETS["ecg"]
     config = copy.deepcopy(d.model)
@@ -149,7 +183,8 @@ def test_a_ridge_start_races_the_bare_base_and_the_winner_is_what_is_saved():
     v, choice = artifact.manifest.validation, artifact.manifest.choice
     race = v["race"]  # the weather's best start is a ridge (a linear map of 28 days and covariates)
     assert race["winner"] in ("ridge", "bare") and {"ridge", "bare"} <= set(race)
-    assert (choice["ridge_penalty"] is None) == (race["winner"] == "bare")
+    linear_start = choice["ridge_penalty"] is not None or bool(choice["combined"])
+    assert linear_start == (race["winner"] == "ridge")
     assert artifact.config.linear_skip == (race["winner"] == "ridge")
     assert v["model"] <= race[race["winner"]] + 1e-6  # the last third only kept what improved
     assert [r.epoch for r in reports][:4] == [1, 2, 3, 4] and all(r.epochs == 6 for r in reports)
