@@ -43,6 +43,7 @@ class Manifest:
     metrics: dict[str, Any]  # test part: model beside naive / seasonal naive (or majority), coverage
     train_config: dict[str, Any] = field(default_factory=dict)  # TrainConfig.to_dict()
     interval_quantiles: dict[str, list[Any]] = field(default_factory=dict)  # level -> (H, T) in volatility units
+    interval_exponent: float = 1.0  # half-width = quantile * volatility ** this (model/predictor.py)
     epochs_run: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)  # per epoch: train_loss, val_loss, seconds
     data_fingerprint: str = ""  # sha256 of the training data as float32
@@ -95,7 +96,8 @@ def fingerprint(values: np.ndarray) -> str:
 def build_manifest(predictor: Predictor, **fields: Any) -> Manifest:
     """The manifest of a freshly trained predictor; fields are Manifest's (metrics, history, ...)."""
     return Manifest(config=predictor.config.to_dict(), scaler=predictor.scaler,
-                    interval_quantiles={str(k): v.tolist() for k, v in predictor.quantiles.items()}, **fields)
+                    interval_quantiles={str(k): v.tolist() for k, v in predictor.quantiles.items()},
+                    interval_exponent=predictor.exponent, **fields)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -156,7 +158,8 @@ def load_artifact(path: Path, device: torch.device | str = "cpu") -> Artifact:
         state = safetensors.torch.load(raw)
         net.load_state_dict(state)
         quantiles = {int(k): np.asarray(v, np.float32) for k, v in typed.interval_quantiles.items()}
-        predictor = Predictor(config=config, net=net.eval(), scaler=typed.scaler, quantiles=quantiles)
+        predictor = Predictor(config=config, net=net.eval(), scaler=typed.scaler, quantiles=quantiles,
+                              exponent=float(typed.interval_exponent))
     except (KeyError, TypeError, ValueError, RuntimeError, safetensors.SafetensorError) as exc:
         raise ArtifactError(f"{path}: cannot rebuild the model ({type(exc).__name__}: {exc})") from exc
     return Artifact(predictor=predictor.to(torch.device(device)), manifest=typed)

@@ -38,7 +38,10 @@ class Predictor:
     config: ModelConfig
     net: GRUNet
     scaler: dict[str, Any]
-    quantiles: dict[int, np.ndarray] = field(default_factory=dict)  # level -> (H, T) |residual| in model units
+    quantiles: dict[int, np.ndarray] = field(default_factory=dict)  # level -> (H, T) |residual| / volatility**exponent
+    # How interval widths follow a window's volatility: 1 in proportion, 0 not at all (plain conformal).
+    # Fitted per model on validation (model/train.py interval_exponent).
+    exponent: float = 1.0
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     chunk: int = 0  # most windows per forward pass (0 = the device's best, DEVICE_CHUNK)
 
@@ -62,12 +65,18 @@ class Predictor:
         return np.asarray(out.float().cpu().numpy())
 
     def forecast_array(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, L, F) -> forecasts (N, H, T) in units, and each window's volatility (N, T)."""
+        """(N, L, F) -> forecasts (N, H, T) in units, and each window's interval unit (N, T)."""
         n = len(self.config.targets)
         scaled, _, scale = scale_inputs(windows, self.scaler)
         mean = np.asarray(self.base(windows) + self.network_output(scaled) * scale[:, None, :n])
+        return mean, self.interval_unit(windows)
+
+    def interval_unit(self, windows: np.ndarray) -> np.ndarray:
+        """(N, L, F) -> (N, T): the window's volatility ** exponent, what the stored quantiles multiply."""
+        n = len(self.config.targets)
         lag = (self.config.season_length or 1) if self.config.base == "seasonal" else 1
-        return mean, volatility(windows[:, :, :n], self.scaler, lag)
+        vol = volatility(windows[:, :, :n], self.scaler, lag)
+        return vol if self.exponent == 1.0 else np.asarray(vol**self.exponent, np.float32)
 
     def predict(self, windows: np.ndarray, levels: tuple[int, ...] = ()) -> Forecasts:
         """One forward pass for (N, L, F) raw windows: means and interval bounds, each (N, H, T)."""

@@ -188,3 +188,48 @@ def test_a_ridge_start_races_the_bare_base_and_the_winner_is_what_is_saved():
     assert artifact.config.linear_skip == (race["winner"] == "ridge")
     assert v["model"] <= race[race["winner"]] + 1e-6  # the last third only kept what improved
     assert [r.epoch for r in reports][:4] == [1, 2, 3, 4] and all(r.epochs == 6 for r in reports)
+
+
+class _Known:
+    """A predictor whose forecasts are 0 and whose volatility is given: the errors are the targets."""
+
+    def __init__(self, vol):
+        self.config, self.exponent, self.vol = ModelConfig(input_size=4, horizon=2), 1.0, vol
+
+    def forecast_array(self, windows):
+        return np.zeros((len(windows), 2, 1)), self.vol[: len(windows)]
+
+
+def test_the_interval_exponent_says_whether_errors_follow_volatility_from_period_to_period():
+    import model.train as pipeline
+
+    rng = np.random.default_rng(0)
+    n = 1200
+    vol = np.exp(np.linspace(0, 2, n))[:, None]  # volatility rises 7x over the series
+    noise = np.abs(rng.standard_normal((n, 2, 1)))
+    x = np.zeros((n, 4, 1))
+    proportional = pipeline._interval_exponent(_Known(vol), x, noise * vol[:, :, None], n)
+    flat = pipeline._interval_exponent(_Known(vol), x, noise, n)
+    assert proportional > 0.9 and flat < 0.1  # prices vs a learned daily cycle
+    steady = pipeline._interval_exponent(_Known(np.ones((n, 1))), x, noise, n)
+    assert steady == 1.0  # no period wilder than another: the proportional default
+
+
+def test_intervals_use_the_fitted_exponent_and_it_is_saved(tmp_path):
+    from model.artifact import load_artifact, save_artifact
+
+    d = DATASETS["weather"]
+    config = copy.deepcopy(d.model)
+    config.hidden_size = 8
+    artifact = train(d.load(), config, TrainConfig(epochs=1), d.time_column)
+    exponent = artifact.manifest.validation["interval_exponent"]
+    assert 0.0 <= exponent <= 1.0 and artifact.predictor.exponent == exponent
+    assert artifact.manifest.interval_exponent == exponent
+    windows = np.stack([d.load()[config.features].to_numpy(np.float32)[-28:]])
+    vol = artifact.predictor.interval_unit(windows)
+    trained = artifact.config
+    lag = trained.season_length if trained.base == "seasonal" else 1
+    steps = np.abs(windows[0, lag:, 0] - windows[0, :-lag, 0]).mean()
+    assert vol[0, 0] == pytest.approx(max(steps, artifact.predictor.scaler["floor"][0]) ** exponent, rel=1e-4)
+    save_artifact(artifact, tmp_path / "v1")
+    assert load_artifact(tmp_path / "v1").predictor.exponent == exponent
