@@ -408,10 +408,10 @@ def _interval_exponent(predictor: Predictor, x: np.ndarray, y: np.ndarray, stop:
     log_vol = np.log(np.maximum([np.median(vol[b], axis=0) for b in blocks], 1e-30)).ravel()
     log_error = np.log(np.maximum([np.median(error[b], axis=0) for b in blocks], 1e-30)).ravel()
     spread = float(log_vol.var())
-    if spread < 0.01:  # every block about as wild as the others: nothing to learn, keep proportion
+    if not spread >= 0.01:  # every block about as wild as the others (or NaN): keep proportion
         return 1.0
     slope = float(np.mean((log_vol - log_vol.mean()) * (log_error - log_error.mean()))) / spread
-    return round(float(np.clip(slope, 0.0, 1.0)), 3)
+    return round(float(np.clip(slope, 0.0, 1.0)), 3) if np.isfinite(slope) else 1.0
 
 
 def _refit_skip(predictor: Predictor, parts: tuple[tuple[str, float], ...], x: np.ndarray, y: np.ndarray,
