@@ -13,6 +13,7 @@ mean for a forecaster is in service/routes/v2.py.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,10 +79,10 @@ def parse_request(body: bytes, header_length: str | None, max_elements: int) -> 
         if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
                                                   for d in shape):
             raise ProtocolError(f"inputs[{i}].shape: a list of non-negative integers is required")
-        if datatype not in DTYPES:
+        if not isinstance(datatype, str) or datatype not in DTYPES:
             raise ProtocolError(f"inputs[{i}].datatype: {datatype!r} is not supported; use one of {sorted(DTYPES)}")
         dtype = DTYPES[datatype]
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        count = math.prod(shape)  # Python integers: a NumPy int64 product wraps around past 2**63
         if count > max_elements:
             raise ProtocolError(f"inputs[{i}]: {count} elements; the limit is {max_elements}")
         size = _parameters(tensor.get("parameters"), f"inputs[{i}]").get("binary_data_size")

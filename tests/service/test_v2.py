@@ -164,6 +164,11 @@ def test_the_api_key_is_not_needed_to_infer_as_to_forecast(make_client):
     (None, b'{"inputs": [{"name": "INPUT", "shape": [3], "datatype": "FP32", "data": [1, 2]}]}', "2 values"),
     (None, b'{"inputs": [{"name": "INPUT", "shape": [-1], "datatype": "FP32", "data": [1]}]}', "non-negative"),
     (None, b'{"inputs": [{"name": "INPUT", "shape": [1], "datatype": "FP32", "data": ["a"]}]}', "numbers"),
+    # Found by the fuzz test: a datatype that is not a string was a 500, and a shape whose product
+    # passes 2**63 wrapped around under the element limit.
+    (None, b'{"inputs": [{"name": "INPUT", "shape": [1], "datatype": [{}], "data": [1]}]}', "not supported"),
+    (None, b'{"inputs": [{"name": "I", "shape": [15260396, 17592186044416], "datatype": "FP32", "data": [1]}]}',
+     "the limit is"),
     ("999", b'{"inputs": []}', "within the body"),
     ("67", b'{"inputs":[{"name":"I","shape":[2],"datatype":"FP32","parameters":{"binary_data_size":4}}]}'
      + b"\0" * 4, "needs 8"),
