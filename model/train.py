@@ -398,7 +398,7 @@ def _interval_exponent(predictor: Predictor, x: np.ndarray, y: np.ndarray, stop:
     chronological blocks and the exponent is the slope of log median |error| on log median
     volatility across them, kept within [0, 1]; 1 when the blocks' volatility hardly differs.
     """
-    predictor.exponent = 1.0
+    predictor.exponent = 1.0  # forecast_array then returns the plain volatility; the caller sets the result
     rows = _evenly(slice(0, stop), EXPONENT_WINDOWS)
     if len(rows) < 4 * EXPONENT_BLOCKS:
         return 1.0
