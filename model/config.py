@@ -35,6 +35,9 @@ class ModelConfig:
     # A linear map from the scaled window straight to the output beside the GRU (LSTNet's
     # autoregressive component), started from a ridge fit: smooth seasonal series need it.
     linear_skip: bool = True
+    # GRU bodies side by side, read by one head: an ensemble served in one forward pass. Training sets
+    # 2 when its race's two runs forecast better together than either alone on validation.
+    members: int = 1
 
     @property
     def features(self) -> list[str]:
@@ -79,6 +82,9 @@ class TrainConfig:
     # Once every choice is made, fit the linear skip again on all windows before the test part (the
     # newest data matters most to a linear map); False keeps the training part's fit.
     refit: bool = True
+    # When the race's two runs (ridge start, bare base) forecast better averaged than either alone on
+    # validation, serve them together (ModelConfig.members = 2); False always keeps the better one.
+    ensemble: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

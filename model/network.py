@@ -41,6 +41,34 @@ class SeedGRU(nn.Module):
         return x
 
 
+class Members(nn.Module):
+    """Several recurrent bodies on the same input, their states side by side: (B, L, F) -> (B, L, k * hidden).
+
+    An ensemble of k networks in one module: a head over the joined states with each member's head
+    weights divided by k is exactly the mean of the members' forecasts.
+    """
+
+    def __init__(self, bodies: list[nn.Module]):
+        super().__init__()
+        self.bodies = nn.ModuleList(bodies)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([_states(body(x)) for body in self.bodies], dim=2)
+
+
+def _states(out: torch.Tensor | tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """A body's per-step states: nn.GRU returns (output, h_n)."""
+    return out[0] if isinstance(out, tuple) else out
+
+
+def _body(config: ModelConfig) -> nn.Module:
+    n_features = len(config.features)
+    if config.cell == "seed":
+        return SeedGRU(n_features, config.hidden_size, config.num_layers, config.dropout)
+    return nn.GRU(n_features, config.hidden_size, num_layers=config.num_layers,
+                  dropout=config.dropout if config.num_layers > 1 else 0.0, batch_first=True)
+
+
 class GRUNet(nn.Module):
     """Forecaster (B, L, F) -> (B, horizon, targets) or classifier (B, L, F) -> (B, classes) logits."""
 
@@ -48,20 +76,10 @@ class GRUNet(nn.Module):
         super().__init__()
         self.config = config
         n_features = len(config.features)
-        self.body: nn.Module
-        if config.cell == "seed":
-            self.body = SeedGRU(n_features, config.hidden_size, config.num_layers, config.dropout)
-        else:
-            self.body = nn.GRU(
-                n_features,
-                config.hidden_size,
-                num_layers=config.num_layers,
-                dropout=config.dropout if config.num_layers > 1 else 0.0,
-                batch_first=True,
-            )
+        self.body = _body(config) if config.members == 1 else Members([_body(config) for _ in range(config.members)])
         self.dropout = nn.Dropout(config.dropout)
         out = len(config.classes) if config.task == "classify" else config.horizon * len(config.targets)
-        self.head = nn.Linear(config.hidden_size, out)
+        self.head = nn.Linear(config.hidden_size * config.members, out)
         # The network forecasts a correction to its base (naive or seasonal naive, model/predictor.py):
         # zero head and zero skip ARE the base, so training starts there and early stopping can only
         # keep what beats it. model/train.py then starts the skip from a ridge fit.
@@ -76,9 +94,7 @@ class GRUNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # (B, L, F) -> (B, H, T) for forecasts, (B, C) for classes
-        states = self.body(x)
-        if isinstance(states, tuple):  # nn.GRU returns (output, h_n)
-            states = states[0]
+        states = _states(self.body(x))
         last = self.dropout(states[:, -1])  # (B, L, hidden) -> (B, hidden)
         out: torch.Tensor = self.head(last)  # (B, H*T) or (B, C)
         if self.config.task == "classify":
@@ -94,9 +110,7 @@ class GRUNet(nn.Module):
         after t from the state at t, so one pass through a window trains count forecasts. The last
         position is exactly forward(x).
         """
-        states = self.body(x)
-        if isinstance(states, tuple):
-            states = states[0]
+        states = _states(self.body(x))
         out = self.head(self.dropout(states[:, -count:]))  # (B, count, hidden) -> (B, count, H*T)
         if self.skip is not None:
             out = torch.cat([out[:, :-1], out[:, -1:] + self.skip(x.flatten(1))[:, None]], dim=1)

@@ -108,6 +108,24 @@ def base_forecast(history: np.ndarray, config: ModelConfig) -> np.ndarray:
     return np.repeat(history[:, -1:, :], config.horizon, axis=1)
 
 
+def base_shift(config: ModelConfig, base: str) -> np.ndarray:
+    """(H*T, L*F) map of the scaled window to (that base - the naive base) / the window's scale.
+
+    Every scaling subtracts a location and divides by a scale per window and feature, so the
+    difference of two values of the window, divided by the scale, is the difference of their scaled
+    values: any base is the naive base plus a fixed linear map of the scaled window.
+    """
+    n_targets, n_features, length = len(config.targets), len(config.features), config.input_size
+    shift = np.zeros((config.horizon * n_targets, length * n_features))
+    if base == "seasonal":
+        m = config.season_length or 1
+        for h in range(config.horizon):
+            for t in range(n_targets):
+                shift[h * n_targets + t, (length - m + h % m) * n_features + t] += 1.0
+                shift[h * n_targets + t, (length - 1) * n_features + t] -= 1.0
+    return shift
+
+
 def conformal_quantiles(residuals: np.ndarray, levels: list[int] = INTERVAL_LEVELS) -> dict[int, np.ndarray]:
     """Split-conformal half-widths per horizon step and target from |residuals| / volatility (N, H, T)."""
     n = len(residuals)

@@ -142,6 +142,8 @@ class TrainOptions(BaseModel):
     interpolate: bool = _TRAINING.interpolate
     refit: bool = Field(_TRAINING.refit, description="once every choice is made, fit the linear skip again on all "
                         "windows before the test part (false: the training part's fit)")
+    ensemble: bool = Field(_TRAINING.ensemble, description="serve the race's two runs together (one network, "
+                           "mean forecast) when that wins on validation; false: always the better one alone")
     promote: bool | Literal["if_better"] = Field(
         False, description="make the new version live even if the model has one; \"if_better\": only if it "
         "beats the live version on the new job's test part (the job's metrics.promotion says why)")

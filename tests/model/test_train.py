@@ -179,15 +179,33 @@ def test_a_ridge_start_races_the_bare_base_and_the_winner_is_what_is_saved():
     config = copy.deepcopy(d.model)
     config.hidden_size = 8
     reports = []
-    artifact = train(d.load(), config, TrainConfig(epochs=6), d.time_column, progress=reports.append)
+    artifact = train(d.load(), config, TrainConfig(epochs=6, ensemble=False), d.time_column, progress=reports.append)
     v, choice = artifact.manifest.validation, artifact.manifest.choice
     race = v["race"]  # the weather's best start is a ridge (a linear map of 28 days and covariates)
-    assert race["winner"] in ("ridge", "bare") and {"ridge", "bare"} <= set(race)
+    assert race["winner"] in ("ridge", "bare") and {"ridge", "bare"} <= set(race) and "together" not in race
+    assert artifact.config.members == 1
     linear_start = choice["ridge_penalty"] is not None or bool(choice["combined"])
     assert linear_start == (race["winner"] == "ridge")
     assert artifact.config.linear_skip == (race["winner"] == "ridge")
     assert v["model"] <= race[race["winner"]] + 1e-6  # the last third only kept what improved
     assert [r.epoch for r in reports][:4] == [1, 2, 3, 4] and all(r.epochs == 6 for r in reports)
+
+
+def test_the_race_runs_are_served_together_only_when_their_mean_wins_on_validation():
+    d = DATASETS["weather"]
+    config = copy.deepcopy(d.model)
+    config.hidden_size = 8
+    reports = []
+    artifact = train(d.load(), config, TrainConfig(epochs=6), d.time_column, progress=reports.append)
+    v = artifact.manifest.validation
+    race = v["race"]
+    together = race["together"] < min(race["ridge_final"], race["bare_final"])
+    assert race["served"] == ("both" if together else race["winner"])
+    assert artifact.config.members == (2 if together else 1)
+    if together:  # the validation score is the merged network's, before the refit
+        assert v["model"] == pytest.approx(race["together"], rel=1e-5) and artifact.config.linear_skip
+    # The loser's last third trains without progress reports: the bar still counts to the budget.
+    assert [r.epoch for r in reports] == list(range(1, len(reports) + 1)) and len(reports) <= 6
 
 
 class _Known:
