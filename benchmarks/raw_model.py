@@ -75,6 +75,7 @@ def main() -> None:
                 # An ensemble runs each member's body and reads all their states: about members x the work.
                 flops = config.members * gru_flops(config.input_size, len(config.features), config.hidden_size,
                                                    config.num_layers, config.horizon * len(config.targets))
+                members = f" x{config.members}" if config.members > 1 else ""
                 rng = np.random.default_rng(0)
                 for batch in BATCHES:
                     windows = rng.standard_normal((batch, config.input_size, len(config.features))).astype(np.float32)
@@ -82,8 +83,8 @@ def main() -> None:
                     seconds = timed(lambda w=windows, p=predictor: p.forecast_array(w))
                     gflops = flops * batch / seconds / 1e9
                     lines.append(f"| {device.type} | {threads or '-'} | {model} (L={config.input_size}, "
-                                 f"H={config.hidden_size}{f' x{config.members}' if config.members > 1 else ''}) | {batch} | {batch / seconds:,.0f} | {seconds * 1000:.3f} | "
-                                 f"{gflops:.2f} | {100 * gflops / peak:.1f}% |")
+                                 f"H={config.hidden_size}{members}) | {batch} | {batch / seconds:,.0f} | "
+                                 f"{seconds * 1000:.3f} | {gflops:.2f} | {100 * gflops / peak:.1f}% |")
     save("raw_model", "Matmul peak measured in the same run: " + "; ".join(peaks) + "\n\n" + "\n".join(lines))
 
 

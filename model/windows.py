@@ -88,8 +88,31 @@ def check_timestamps(index: pd.Index, frequency: str | None) -> None:
         i = int(off[0]) + 1
         raise DataError(
             f"irregular timestamp {index[i]}: expected {expected[i - 1]} at frequency {frequency}; "
-            "fill or resample the gap"
+            "fill or resample the gap, or ask for interpolation"
         )
+
+
+def _fill_missing_times(frame: pd.DataFrame, index: pd.DatetimeIndex,
+                        frequency: str | None) -> tuple[pd.DataFrame, pd.DatetimeIndex]:
+    """Rows for the times a regular series skips, with missing values for interpolation to fill.
+
+    Local-time hourly data skips an hour each spring (Seattle 2010: 02:00 then 04:00 on March 14),
+    and loggers drop rows. Only gaps on the frequency's own grid are filled; duplicate, unsorted or
+    off-grid times, and trading days (holidays are not gaps), are left for check_timestamps to refuse.
+    """
+    if frequency is None or frequency.upper().startswith("B") or len(index) < 2:
+        return frame, index
+    if index.has_duplicates or not index.is_monotonic_increasing:
+        return frame, index
+    try:
+        grid = pd.date_range(index[0], index[-1], freq=frequency)
+    except ValueError:
+        return frame, index
+    positions = grid.get_indexer(index)
+    if len(grid) == len(index) or (positions < 0).any():
+        return frame, index
+    filled = frame.reset_index(drop=True).set_axis(positions).reindex(range(len(grid)))
+    return filled, grid
 
 
 def _numeric_column(frame: pd.DataFrame, column: str, interpolate: bool) -> np.ndarray:
@@ -137,6 +160,8 @@ def prepare_series(
             index = parse_timestamps(index, time_column)
     else:
         index = frame.index
+    if interpolate and config.task == "forecast" and isinstance(index, pd.DatetimeIndex):
+        frame, index = _fill_missing_times(frame, index, config.frequency)
     check_timestamps(index, config.frequency)
     needed = config.input_size + config.horizon
     if len(frame) < needed:

@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -73,3 +75,28 @@ def test_trading_days_allow_holidays_not_weekends():
     f.loc[3, "date"] = pd.Timestamp("2020-01-04")  # a Saturday, still increasing
     with pytest.raises(DataError, match="irregular timestamp 2020-01-04"):
         prepare_series(f, ModelConfig(targets=["v"], input_size=3, frequency="B"), "date")
+
+
+def test_interpolation_fills_the_times_a_regular_series_skips():
+    # Local-time hourly data skips the spring DST hour (Seattle 2010: 02:00, then 04:00).
+    times = ["2010-03-14 00:00", "2010-03-14 01:00", "2010-03-14 02:00", "2010-03-14 04:00", "2010-03-14 05:00"]
+    frame = pd.DataFrame({"date": times, "temp": [43.9, 43.5, 43.0, 42.2, 42.0]})
+    config = ModelConfig(targets=["temp"], input_size=3, horizon=1, frequency="h")
+    with pytest.raises(DataError, match="irregular timestamp 2010-03-14 04:00:00.*ask for interpolation"):
+        prepare_series(frame, copy.deepcopy(config), "date")
+    series = prepare_series(frame, copy.deepcopy(config), "date", interpolate=True)
+    np.testing.assert_allclose(series.values[:, 0], [43.9, 43.5, 43.0, 42.6, 42.2, 42.0], rtol=1e-6)
+    assert len(series.index) == 6 and series.index[3] == pd.Timestamp("2010-03-14 03:00")
+
+
+def test_interpolation_does_not_invent_times_off_the_grid_or_between_trading_days():
+    off_grid = pd.DataFrame({"date": ["2024-01-01 00:00", "2024-01-01 01:30", "2024-01-01 03:00", "2024-01-01 04:00"],
+                             "v": [1.0, 2.0, 3.0, 4.0]})
+    with pytest.raises(DataError, match="irregular timestamp 2024-01-01 01:30:00"):
+        prepare_series(off_grid, ModelConfig(targets=["v"], input_size=2, horizon=1, frequency="h"), "date",
+                       interpolate=True)
+    # A holiday is not a gap: trading days keep their rows as they are.
+    days = pd.DataFrame({"date": ["2024-12-23", "2024-12-24", "2024-12-26", "2024-12-27"], "v": [1.0, 2.0, 3.0, 4.0]})
+    series = prepare_series(days, ModelConfig(targets=["v"], input_size=2, horizon=1, frequency="B"), "date",
+                            interpolate=True)
+    assert len(series.values) == 4
