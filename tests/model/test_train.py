@@ -253,3 +253,26 @@ def test_intervals_use_the_fitted_exponent_and_it_is_saved(tmp_path):
     assert vol[0, 0] == pytest.approx(max(steps, artifact.predictor.scaler["floor"][0]) ** exponent, rel=1e-4)
     save_artifact(artifact, tmp_path / "v1")
     assert load_artifact(tmp_path / "v1").predictor.exponent == exponent
+
+
+@pytest.mark.parametrize("input_size", [28, 60])
+def test_the_bare_run_takes_the_best_starts_scaling_so_the_race_can_be_served_as_one_network(input_size):
+    import model.train as pipeline
+    from model import metrics
+    from model.windows import make_windows, prepare_series
+
+    d = DATASETS["weather"]
+    config = copy.deepcopy(d.model)
+    config.input_size = input_size
+    series = prepare_series(d.load(), config, d.time_column)
+    split = split_windows(len(series.values), config.input_size, config.horizon, 0.1, 0.15, 0.1)
+    train_values = series.values[: split.train_rows]
+    pipeline._resolve_season(config, train_values)
+    x, y = make_windows(series.values, config.input_size, config.horizon)
+    scale = metrics.naive_scale(train_values[:, :1])
+    best, bare, table = pipeline._choose(config, x, y[:, :, :1], np.arange(split.train.start, split.train.stop),
+                                         np.arange(split.val.start, split.val.stop), train_values, scale)
+    assert best.linear and not bare.linear and bare.scaling == best.scaling
+    # The bare base is one forecast whatever the scaling: every scaling scores it the same.
+    bare_scores = {v for k, v in table.items() if k.endswith(f"/{bare.base}/inf")}
+    assert len(bare_scores) == 1
