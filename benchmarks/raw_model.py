@@ -1,9 +1,11 @@
 """The model without HTTP: forecasts/s by batch size, achieved GFLOP/s against the measured matmul peak.
 
-    .venv/bin/python -m benchmarks.raw_model [--threads 1 2]
+    .venv/bin/python -m benchmarks.raw_model [--threads 1 2] [--models stock weather] [--members 1 2]
 
 Times Predictor.forecast_array (scaling + GRU + head + unscaling) on the bundled stock and ECG
 models, under torch.inference_mode, on the CPU (and CUDA when present). Writes benchmarks/out/raw_model.md.
+--members times each model's shape with that many GRU bodies (an ensemble served as one network,
+model/ensemble.py; fresh weights, which do not change the speed) beside the others in the same run.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import torch
 from benchmarks.output import save
 from model.artifact import load_artifact
 from model.cli import PRETRAINED
+from model.config import ModelConfig
+from model.network import GRUNet
+from model.predictor import Predictor
 
 BATCHES = [1, 8, 64, 256, 1024]
 
@@ -57,6 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--models", nargs="*", default=["stock", "ecg"])
+    parser.add_argument("--members", type=int, nargs="*", default=[], help="bodies to time (default: the model's)")
     args = parser.parse_args()
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     lines = ["| device | threads | model | batch | forecasts/s | ms per batch | GFLOP/s | % of matmul peak |",
@@ -69,8 +75,12 @@ def main() -> None:
             peak = matmul_peak(device)
             name = torch.cuda.get_device_name() if device.type == "cuda" else f"cpu x{threads}"
             peaks.append(f"{name}: {peak:.1f} GFLOP/s (float32 1024x1024 matmul)")
-            for model in args.models:
+            for model, members in [(m, k) for m in args.models for k in (args.members or [0])]:
                 artifact = load_artifact(PRETRAINED / model / "v1", device)
+                if members and members != artifact.config.members:
+                    config = ModelConfig.from_dict({**artifact.config.to_dict(), "members": members})
+                    artifact.predictor = Predictor(config=config, net=GRUNet(config).eval(),
+                                                   scaler=artifact.predictor.scaler).to(device)
                 config = artifact.config
                 # An ensemble runs each member's body and reads all their states: about members x the work.
                 flops = config.members * gru_flops(config.input_size, len(config.features), config.hidden_size,

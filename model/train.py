@@ -451,8 +451,9 @@ def _refit_skip(predictor: Predictor, parts: tuple[tuple[str, float], ...], x: n
 
 
 # How much lower than the better run alone the pair's validation MASE must be to be served: the pair
-# costs two GRU bodies per forecast (stock: 18,107 forecasts/s on one thread at batch 64 against
-# 34,581), and a smaller gain is within the noise of the choice (stock: 1.8507 against 1.8522).
+# costs two GRU bodies per forecast (stock's shape on one thread at batch 64: 18,544 forecasts/s as a
+# pair against 36,697 alone, benchmarks/raw_model.py --members 1 2), and a smaller gain is within the
+# noise of the choice (stock: 1.8507 against 1.8522).
 ENSEMBLE_GAIN = 0.01
 
 
