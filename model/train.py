@@ -302,6 +302,7 @@ def _train_forecaster(series: Series, config: ModelConfig, split: Split, train_c
         current.history += fit(current.predictor.net, "forecast", current.training, current.val, part, report,
                                should_cancel, val_weight=current.val_weight)
 
+    pair: Predictor | None = None  # the race's two runs as one network, when they are served together
     if best is bare or train_config.epochs < 3:
         winner = prepare(best)
         run(winner, train_config.epochs, 0)
@@ -321,12 +322,12 @@ def _train_forecaster(series: Series, config: ModelConfig, split: Split, train_c
         run(winner, train_config.epochs - 2 * third, 2 * third)
         race = {"ridge": scores[0], "bare": scores[1], "winner": "ridge" if winner is runs[0] else "bare"}
         if train_config.ensemble and mergeable([r.predictor for r in runs]):
-            together = _ensemble(runs, winner, lambda r: run(r, train_config.epochs - 2 * third, 2 * third, quiet=True),
-                                 x, y, val_rows, mase_scale)
-            race.update(together)
+            record, pair = _ensemble(runs, winner, lambda r: run(r, train_config.epochs - 2 * third, 2 * third,
+                                                                 quiet=True), x, y, val_rows, mase_scale)
+            race.update(record)
     predictor, chosen = winner.predictor, winner.candidate
-    if race.get("served") == "both":
-        predictor, chosen = merge([r.predictor for r in runs]), runs[0].candidate  # the ridge start's skip is refitted
+    if pair is not None:
+        predictor, chosen = pair, runs[0].candidate  # the ridge start's skip is refitted
     predictor.to(choose_device("cpu"))
     val_score = _val_mase(predictor, x, y, val_rows, mase_scale)
     if not np.isfinite(val_score):
@@ -458,9 +459,10 @@ ENSEMBLE_GAIN = 0.01
 
 
 def _ensemble(runs: list[_Run], winner: _Run, finish: Callable[[_Run], None], x: np.ndarray, y: np.ndarray,
-              rows: np.ndarray, mase_scale: np.ndarray) -> dict[str, Any]:
+              rows: np.ndarray, mase_scale: np.ndarray) -> tuple[dict[str, Any], Predictor | None]:
     """Whether the race's two runs are served together: the loser gets the last third too, then the mean
-    of both forecasts must beat each alone on validation by ENSEMBLE_GAIN.
+    of both forecasts must beat each alone on validation by ENSEMBLE_GAIN. Returns what the manifest
+    records and the merged pair (None when one run is served).
 
     The two starts learn different things (a ridge map with the GRU on the last position; the bare base
     with every position trained), so their errors partly cancel (forecast combination, as for the
@@ -471,9 +473,11 @@ def _ensemble(runs: list[_Run], winner: _Run, finish: Callable[[_Run], None], x:
         if current is not winner:
             finish(current)
     alone = [_val_mase(r.predictor, x, y, rows, mase_scale) for r in runs]
-    together = _val_mase(merge([r.predictor for r in runs]), x, y, rows, mase_scale)
+    pair = merge([r.predictor for r in runs])
+    together = _val_mase(pair, x, y, rows, mase_scale)
     served = "both" if together < (1 - ENSEMBLE_GAIN) * min(alone) else ("ridge" if winner is runs[0] else "bare")
-    return {"ridge_final": alone[0], "bare_final": alone[1], "together": together, "served": served}
+    record = {"ridge_final": alone[0], "bare_final": alone[1], "together": together, "served": served}
+    return record, pair if served == "both" else None
 
 
 def _val_mase(predictor: Predictor, x: np.ndarray, y: np.ndarray, rows: np.ndarray, mase_scale: np.ndarray) -> float:
