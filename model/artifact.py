@@ -44,6 +44,7 @@ class Manifest:
     train_config: dict[str, Any] = field(default_factory=dict)  # TrainConfig.to_dict()
     interval_quantiles: dict[str, list[Any]] = field(default_factory=dict)  # level -> (H, T) in volatility units
     interval_exponent: float = 1.0  # half-width = quantile * volatility ** this (model/predictor.py)
+    interval_floor: list[float] | None = None  # the least volatility, at the base's lag (None: the scaler's)
     epochs_run: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)  # per epoch: train_loss, val_loss, seconds
     data_fingerprint: str = ""  # sha256 of the training data as float32
@@ -97,7 +98,7 @@ def build_manifest(predictor: Predictor, **fields: Any) -> Manifest:
     """The manifest of a freshly trained predictor; fields are Manifest's (metrics, history, ...)."""
     return Manifest(config=predictor.config.to_dict(), scaler=predictor.scaler,
                     interval_quantiles={str(k): v.tolist() for k, v in predictor.quantiles.items()},
-                    interval_exponent=predictor.exponent, **fields)
+                    interval_exponent=predictor.exponent, interval_floor=predictor.floor, **fields)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -159,7 +160,8 @@ def load_artifact(path: Path, device: torch.device | str = "cpu") -> Artifact:
         net.load_state_dict(state)
         quantiles = {int(k): np.asarray(v, np.float32) for k, v in typed.interval_quantiles.items()}
         predictor = Predictor(config=config, net=net.eval(), scaler=typed.scaler, quantiles=quantiles,
-                              exponent=float(typed.interval_exponent))
+                              exponent=float(typed.interval_exponent),
+                              floor=None if typed.interval_floor is None else [float(v) for v in typed.interval_floor])
     except (KeyError, TypeError, ValueError, RuntimeError, safetensors.SafetensorError) as exc:
         raise ArtifactError(f"{path}: cannot rebuild the model ({type(exc).__name__}: {exc})") from exc
     return Artifact(predictor=predictor.to(torch.device(device)), manifest=typed)

@@ -42,6 +42,10 @@ class Predictor:
     # How interval widths follow a window's volatility: 1 in proportion, 0 not at all (plain conformal).
     # Fitted per model on validation (model/train.py interval_exponent).
     exponent: float = 1.0
+    # The least volatility a window's interval unit is given, per target, at the base's lag: a tenth of
+    # the training part's mean |x[t] - x[t - lag]| (model/train.py). None: the scaler's lag-1 floor
+    # (versions saved before it was stored).
+    floor: list[float] | None = None
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     chunk: int = 0  # most windows per forward pass (0 = the device's best, DEVICE_CHUNK)
 
@@ -75,7 +79,7 @@ class Predictor:
         """(N, L, F) -> (N, T): the window's volatility ** exponent, what the stored quantiles multiply."""
         n = len(self.config.targets)
         lag = (self.config.season_length or 1) if self.config.base == "seasonal" else 1
-        vol = volatility(windows[:, :, :n], self.scaler, lag)
+        vol = volatility(windows[:, :, :n], self.scaler, lag, self.floor)
         return vol if self.exponent == 1.0 else np.asarray(vol**self.exponent, np.float32)
 
     def predict(self, windows: np.ndarray, levels: tuple[int, ...] = ()) -> Forecasts:

@@ -27,26 +27,38 @@ def fit_scaler(train_values: np.ndarray, kind: str) -> dict[str, Any]:
         raise ValueError(f"unknown scaling {kind!r}; choose from {SCALINGS}")
     train_values = np.asarray(train_values, dtype=np.float64)  # float32 squares overflow beyond ~1e19
     std = train_values.std(axis=0)
-    steps = np.abs(np.diff(train_values, axis=0)).mean(axis=0) if len(train_values) > 1 else np.zeros_like(std)
     return {
         "kind": kind,
         "mean": train_values.mean(axis=0).tolist(),
         "std": np.where(std > 0, std, 1.0).tolist(),
-        "floor": np.where(steps > 0, steps * 0.1, 1e-6).tolist(),
+        "floor": step_floor(train_values),
     }
 
 
-def volatility(windows: np.ndarray, scaler: dict[str, Any], lag: int = 1) -> np.ndarray:
-    """(N, L, F) -> (N, F): each window's mean |x[t] - x[t - lag]|, floored; intervals scale with it.
+def step_floor(train_values: np.ndarray, lag: int = 1) -> list[float]:
+    """(T_train, F) -> a tenth of each column's mean |x[t] - x[t - lag]| (1e-6 where that is 0): the
+    least volatility at that lag a window is given."""
+    train_values = np.asarray(train_values, dtype=np.float64)
+    if len(train_values) > lag:
+        steps = np.abs(train_values[lag:] - train_values[:-lag]).mean(axis=0)
+    else:
+        steps = np.zeros(train_values.shape[1])
+    return [float(v) for v in np.where(steps > 0, steps * 0.1, 1e-6)]
+
+
+def volatility(windows: np.ndarray, scaler: dict[str, Any], lag: int = 1,
+               floor: list[float] | None = None) -> np.ndarray:
+    """(N, L, F) -> (N, F): each window's mean |x[t] - x[t - lag]|, floored (by the scaler's lag-1
+    floor unless floor is given); intervals scale with it.
 
     With lag = the base's (1 for naive, the season for seasonal naive) this is how wrong the base
     has recently been inside the window: the natural unit of the next errors (normalized conformal).
     """
-    floor = np.asarray(scaler["floor"], np.float32)[: windows.shape[2]]
+    least = np.asarray(scaler["floor"] if floor is None else floor, np.float32)[: windows.shape[2]]
     if windows.shape[1] <= lag:
-        return np.broadcast_to(floor, (len(windows), windows.shape[2])).astype(np.float32)
+        return np.broadcast_to(least, (len(windows), windows.shape[2])).astype(np.float32)
     steps = np.abs(windows[:, lag:] - windows[:, :-lag]).mean(axis=1)
-    return np.asarray(np.maximum(steps, floor), dtype=np.float32)
+    return np.asarray(np.maximum(steps, least), dtype=np.float32)
 
 
 def scale_inputs(windows: np.ndarray, scaler: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

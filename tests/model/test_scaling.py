@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from model.scaling import SCALINGS, fit_scaler, scale_inputs, volatility
+from model.datasets import DATASETS
+from model.scaling import SCALINGS, fit_scaler, scale_inputs, step_floor, volatility
 
 
 def test_scaler_sees_only_what_it_is_given():
@@ -47,6 +48,30 @@ def test_volatility_is_the_floored_mean_absolute_step():
     scaler = fit_scaler(np.array([[0.0], [2.0]], np.float32), "window")  # floor 0.2
     windows = np.array([[[1.0], [2.0], [4.0]], [[5.0], [5.0], [5.0]]], np.float32)
     np.testing.assert_allclose(volatility(windows, scaler)[:, 0], [1.5, 0.2], rtol=1e-6)
+
+
+def test_the_floor_can_be_given_at_another_lag():
+    train = np.array([[0.0], [3.0], [1.0], [4.0], [2.0]])  # steps 3, 2, 3, 2 at lag 1; 1, 1, 1 at lag 2
+    assert step_floor(train) == pytest.approx([0.25]) and step_floor(train, 2) == pytest.approx([0.1])
+    assert step_floor(np.zeros((3, 1)), 1) == [1e-6]  # a flat column still gets a positive floor
+    scaler = fit_scaler(train, "window")
+    assert scaler["floor"] == step_floor(train)
+    flat = np.array([[[1.0], [2.0], [1.0], [2.0]]], np.float32)  # its lag-2 steps are 0
+    assert volatility(flat, scaler, lag=2)[0, 0] == pytest.approx(0.25)
+    assert volatility(flat, scaler, lag=2, floor=step_floor(train, 2))[0, 0] == pytest.approx(0.1)
+
+
+def test_a_smooth_seasonal_series_needs_its_floor_at_the_seasons_lag():
+    """sf-temps: day-on-day changes at one hour are smaller than a tenth of the hour-to-hour steps,
+    so a lag-1 floor gives most windows the same volatility and the bands cannot follow it."""
+    values = DATASETS["sf-temps"].load()[["temp"]].to_numpy(np.float64)
+    train, windows = values[:5000], np.lib.stride_tricks.sliding_window_view(values[:5000, 0], 168)[::24, :, None]
+    scaler = fit_scaler(train, "window")
+    at_lag_1 = volatility(windows, scaler, lag=24)
+    at_season = volatility(windows, scaler, lag=24, floor=step_floor(train, 24))
+    assert (at_lag_1 == np.float32(scaler["floor"][0])).mean() > 0.5
+    assert (at_season == np.float32(step_floor(train, 24)[0])).mean() == 0.0
+    assert at_season.std() > 3 * at_lag_1.std()
 
 
 def test_unknown_scaling_is_refused():

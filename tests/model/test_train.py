@@ -9,7 +9,7 @@ import torch
 from model.config import ModelConfig, TrainConfig
 from model.datasets import DATASETS
 from model.train import train
-from model.windows import DataError, split_windows
+from model.windows import DataError, make_windows, split_windows
 
 
 def test_stock_model_reports_test_metrics_beside_baselines(stock_artifact):
@@ -235,24 +235,43 @@ def test_the_interval_exponent_says_whether_errors_follow_volatility_from_period
     assert steady == 1.0  # no period wilder than another: the proportional default
 
 
-def test_intervals_use_the_fitted_exponent_and_it_is_saved(tmp_path):
+@pytest.mark.parametrize("base", ["naive", "seasonal"])
+def test_intervals_use_the_fitted_exponent_and_floor_and_both_are_saved(tmp_path, base):
+    import model.train as pipeline
     from model.artifact import load_artifact, save_artifact
+    from model.scaling import step_floor
 
     d = DATASETS["weather"]
     config = copy.deepcopy(d.model)
-    config.hidden_size = 8
+    config.hidden_size, config.base = 8, base
     artifact = train(d.load(), config, TrainConfig(epochs=1), d.time_column)
     exponent = artifact.manifest.validation["interval_exponent"]
     assert 0.0 <= exponent <= 1.0 and artifact.predictor.exponent == exponent
     assert artifact.manifest.interval_exponent == exponent
-    windows = np.stack([d.load()[config.features].to_numpy(np.float32)[-28:]])
-    vol = artifact.predictor.interval_unit(windows)
+    values = d.load()[config.features].to_numpy(np.float64)
     trained = artifact.config
-    lag = trained.season_length if trained.base == "seasonal" else 1
+    lag = trained.season_length if base == "seasonal" else 1
+    assert lag == (7 if base == "seasonal" else 1)
+    # The floor is at the base's lag, from the training part alone.
+    tc = TrainConfig()
+    split = split_windows(len(values), 28, 7, tc.val_fraction, tc.test_fraction, tc.calibration_fraction)
+    floor = step_floor(values[: split.train_rows, :1], lag)
+    assert artifact.predictor.floor == pytest.approx(floor)
+    assert artifact.manifest.interval_floor == artifact.predictor.floor
+    windows = np.stack([values[-28:], np.full((28, 4), 5.0)]).astype(np.float32)  # the second is flat
+    vol = artifact.predictor.interval_unit(windows)
     steps = np.abs(windows[0, lag:, 0] - windows[0, :-lag, 0]).mean()
-    assert vol[0, 0] == pytest.approx(max(steps, artifact.predictor.scaler["floor"][0]) ** exponent, rel=1e-4)
+    assert vol[0, 0] == pytest.approx(max(steps, floor[0]) ** exponent, rel=1e-4)
+    assert vol[1, 0] == pytest.approx(floor[0] ** exponent, rel=1e-4)
+    # The exponent is the served model's, the skip refitted (not the one fitted on training alone).
+    x, y = make_windows(values.astype(np.float32), 28, 7)
+    assert artifact.manifest.validation["refit"]
+    assert pipeline._interval_exponent(artifact.predictor, x, y[:, :, :1], split.calibration.stop) == exponent
+    artifact.predictor.exponent = exponent
     save_artifact(artifact, tmp_path / "v1")
-    assert load_artifact(tmp_path / "v1").predictor.exponent == exponent
+    loaded = load_artifact(tmp_path / "v1").predictor
+    assert loaded.exponent == exponent and loaded.floor == artifact.predictor.floor
+    np.testing.assert_allclose(loaded.interval_unit(windows), vol, rtol=1e-6)
 
 
 @pytest.mark.parametrize("input_size", [28, 60])
