@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -247,6 +247,12 @@ class _Run:
     val: tuple[np.ndarray, np.ndarray]
     val_weight: np.ndarray
     history: list[EpochReport]
+    start: dict[str, torch.Tensor] = field(default_factory=dict)  # the weights it started from, on the CPU
+
+    def unmoved(self) -> bool:
+        """Whether it still holds its start's weights: training never beat the start on validation."""
+        state = self.predictor.net.state_dict()
+        return bool(self.start) and all(torch.equal(v.cpu(), self.start[k]) for k, v in state.items())
 
 
 def _prepare(series: Series, config: ModelConfig, candidate: _Candidate, x: np.ndarray, y: np.ndarray,
@@ -270,7 +276,8 @@ def _prepare(series: Series, config: ModelConfig, candidate: _Candidate, x: np.n
     first = max(config.input_size // 2, config.season_length or 1)  # positions with half a window behind them
     positions = 1 if net.skip is not None else max(config.input_size - first, 1)
     training = ForkingWindows(series.values, x, train_rows, predictor, positions)
-    return _Run(candidate, predictor, training, (xs, target), val_weight, [])
+    start = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+    return _Run(candidate, predictor, training, (xs, target), val_weight, [], start)
 
 
 def _train_forecaster(series: Series, config: ModelConfig, split: Split, train_config: TrainConfig,
@@ -319,11 +326,20 @@ def _train_forecaster(series: Series, config: ModelConfig, split: Split, train_c
             run(contender, third, i * third, patience=0)
         scores = [_val_mase(r.predictor, x, y, val_rows, mase_scale) for r in runs]
         winner = runs[int(np.argmin(scores))]
-        run(winner, train_config.epochs - 2 * third, 2 * third)
+
+        def finish(current: _Run) -> None:
+            """The last third. A run that never beat its start in its third would replay that third
+            exactly (each fit reseeds: same windows, same steps, from the same weights) and end on
+            its start again, so it stops there (sf-temps trains in 54 s instead of 82, the same weights)."""
+            final = train_config.epochs - 2 * third
+            if final == third and current.unmoved():
+                return
+            run(current, final, 2 * third, quiet=current is not winner)
+
+        finish(winner)
         race = {"ridge": scores[0], "bare": scores[1], "winner": "ridge" if winner is runs[0] else "bare"}
         if train_config.ensemble and mergeable([r.predictor for r in runs]):
-            record, pair = _ensemble(runs, winner, lambda r: run(r, train_config.epochs - 2 * third, 2 * third,
-                                                                 quiet=True), x, y, val_rows, mase_scale)
+            record, pair = _ensemble(runs, winner, finish, x, y, val_rows, mase_scale)
             race.update(record)
     predictor, chosen = winner.predictor, winner.candidate
     if pair is not None:
