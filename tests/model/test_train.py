@@ -203,7 +203,9 @@ def test_the_race_runs_are_served_together_only_when_their_mean_wins_on_validati
     artifact = train(d.load(), config, TrainConfig(epochs=6), d.time_column, progress=reports.append)
     v = artifact.manifest.validation
     race = v["race"]
-    together = race["together"] < (1 - pipeline.ENSEMBLE_GAIN) * min(race["ridge_final"], race["bare_final"])
+    close = max(race["ridge"], race["bare"]) <= (1 + pipeline.ENSEMBLE_GAP) * min(race["ridge"], race["bare"])
+    assert ("together" in race) == close
+    together = close and race["together"] < (1 - pipeline.ENSEMBLE_GAIN) * min(race["ridge_final"], race["bare_final"])
     assert race["served"] == ("both" if together else race["winner"])
     assert artifact.config.members == (2 if together else 1)
     if together:  # the validation score is the merged network's, before the refit
@@ -336,3 +338,27 @@ def test_a_run_is_unmoved_until_its_weights_change():
         next(iter(net.parameters())).add_(1e-3)
     assert not run.unmoved()
     assert not pipeline._Run(None, artifact.predictor, None, (None, None), None, []).unmoved()
+
+
+@pytest.mark.parametrize("gap", [float("inf"), -1.0])
+def test_the_pair_is_tried_only_when_the_loser_ended_the_race_close_behind(monkeypatch, gap):
+    import model.train as pipeline
+
+    calls = []
+
+    def counting_fit(*args, **kwargs):
+        calls.append(args[4].epochs)
+        return fit(*args, **kwargs)
+
+    fit = pipeline.fit
+    monkeypatch.setattr(pipeline, "fit", counting_fit)
+    monkeypatch.setattr(pipeline, "ENSEMBLE_GAP", gap)
+    d = DATASETS["weather"]
+    config = copy.deepcopy(d.model)
+    config.hidden_size = 8
+    race = train(d.load(), config, TrainConfig(epochs=6), d.time_column).manifest.validation["race"]
+    assert calls[:2] == [2, 2]  # the race: a third each
+    if gap > 0:  # the loser trains its last third and the pair is scored
+        assert len(calls) == 4 and "together" in race
+    else:  # neither: the winner is served alone
+        assert len(calls) == 3 and "together" not in race and race["served"] == race["winner"]
