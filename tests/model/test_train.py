@@ -12,6 +12,16 @@ from model.train import train
 from model.windows import DataError, make_windows, split_windows
 
 
+def _small(name: str, train_config: TrainConfig, progress=None, **model):
+    """A bundled dataset's default model with a hidden size of 8 (and any model options), trained."""
+    d = DATASETS[name]
+    config = copy.deepcopy(d.model)
+    config.hidden_size = 8
+    for key, value in model.items():
+        setattr(config, key, value)
+    return train(d.load(), config, train_config, d.time_column, progress=progress)
+
+
 def test_stock_model_reports_test_metrics_beside_baselines(stock_artifact):
     m = stock_artifact.manifest.to_dict()
     assert set(m["metrics"]) >= {"model", "naive", "seasonal_naive", "coverage", "windows", "mase_scale"}
@@ -30,10 +40,7 @@ def test_the_scaler_is_fitted_on_the_training_part_only(stock_artifact):
 
 
 def test_classifier_pipeline_reports_accuracy_f1_perplexity():
-    d = DATASETS["weather-type"]
-    config = copy.deepcopy(d.model)
-    config.hidden_size = 8
-    artifact = train(d.load(), config, TrainConfig(epochs=1), d.time_column)
+    artifact = _small("weather-type", TrainConfig(epochs=1))
     m = artifact.manifest.metrics
     assert set(m["model"]) == {"accuracy", "macro_f1", "perplexity"} and "majority" in m
     assert np.asarray(m["confusion_matrix"]).sum() == m["windows"]
@@ -90,9 +97,8 @@ def test_intervals_are_calibrated_on_a_part_early_stopping_never_saw(monkeypatch
 
     monkeypatch.setattr(pipeline, "conformal_quantiles", spy)
     d = DATASETS["weather"]
-    config = copy.deepcopy(d.model)
-    config.hidden_size = 8
-    artifact = train(d.load(), config, TrainConfig(epochs=1), d.time_column)
+    config = d.model
+    artifact = _small("weather", TrainConfig(epochs=1))
     n = len(d.load())
     split = split_windows(n, config.input_size, config.horizon, 0.1, 0.15, 0.1)
     assert seen["n"] == split.calibration.stop - split.calibration.start
@@ -177,11 +183,8 @@ def test_max_steps_bounds_the_work_on_a_long_series():
 
 
 def test_a_ridge_start_races_the_bare_base_and_the_winner_is_what_is_saved():
-    d = DATASETS["weather"]
-    config = copy.deepcopy(d.model)
-    config.hidden_size = 8
     reports = []
-    artifact = train(d.load(), config, TrainConfig(epochs=6, ensemble=False), d.time_column, progress=reports.append)
+    artifact = _small("weather", TrainConfig(epochs=6, ensemble=False), reports.append)
     v, choice = artifact.manifest.validation, artifact.manifest.choice
     race = v["race"]  # the weather's best start is a ridge (a linear map of 28 days and covariates)
     assert race["winner"] in ("ridge", "bare") and {"ridge", "bare"} <= set(race) and "together" not in race
@@ -196,11 +199,8 @@ def test_a_ridge_start_races_the_bare_base_and_the_winner_is_what_is_saved():
 def test_the_race_runs_are_served_together_only_when_their_mean_wins_on_validation():
     import model.train as pipeline
 
-    d = DATASETS["weather"]
-    config = copy.deepcopy(d.model)
-    config.hidden_size = 8
     reports = []
-    artifact = train(d.load(), config, TrainConfig(epochs=6), d.time_column, progress=reports.append)
+    artifact = _small("weather", TrainConfig(epochs=6), reports.append)
     v = artifact.manifest.validation
     race = v["race"]
     close = max(race["ridge"], race["bare"]) <= (1 + pipeline.ENSEMBLE_GAP) * min(race["ridge"], race["bare"])
@@ -246,9 +246,8 @@ def test_intervals_use_the_fitted_exponent_and_floor_and_both_are_saved(tmp_path
     from model.scaling import step_floor
 
     d = DATASETS["weather"]
-    config = copy.deepcopy(d.model)
-    config.hidden_size, config.base = 8, base
-    artifact = train(d.load(), config, TrainConfig(epochs=1), d.time_column)
+    config = d.model
+    artifact = _small("weather", TrainConfig(epochs=1), base=base)
     exponent = artifact.manifest.validation["interval_exponent"]
     assert 0.0 <= exponent <= 1.0 and artifact.predictor.exponent == exponent
     assert artifact.manifest.interval_exponent == exponent
@@ -305,14 +304,10 @@ def test_a_run_that_never_beat_its_start_does_not_replay_its_third(monkeypatch):
     """At lr 0 no epoch beats the start, so the last third would replay the race's third exactly."""
     import model.train as pipeline
 
-    d = DATASETS["weather"]
-
     def trained(replay: bool):
         if replay:
             monkeypatch.setattr(pipeline._Run, "unmoved", lambda self: False)
-        config = copy.deepcopy(d.model)
-        config.hidden_size = 8
-        return train(d.load(), config, TrainConfig(epochs=6, lr=0.0), d.time_column)
+        return _small("weather", TrainConfig(epochs=6, lr=0.0))
 
     skipped, replayed = trained(False), trained(True)
     assert skipped.manifest.validation["race"]  # the race ran: two runs, a third (2 epochs) each
@@ -326,10 +321,7 @@ def test_a_run_that_never_beat_its_start_does_not_replay_its_third(monkeypatch):
 def test_a_run_is_unmoved_until_its_weights_change():
     import model.train as pipeline
 
-    d = DATASETS["weather"]
-    config = copy.deepcopy(d.model)
-    config.hidden_size = 8
-    artifact = train(d.load(), config, TrainConfig(epochs=1), d.time_column)
+    artifact = _small("weather", TrainConfig(epochs=1))
     net = artifact.predictor.net
     run = pipeline._Run(None, artifact.predictor, None, (None, None), None, [],
                         {k: v.clone() for k, v in net.state_dict().items()})
@@ -353,10 +345,7 @@ def test_the_pair_is_tried_only_when_the_loser_ended_the_race_close_behind(monke
     fit = pipeline.fit
     monkeypatch.setattr(pipeline, "fit", counting_fit)
     monkeypatch.setattr(pipeline, "ENSEMBLE_GAP", gap)
-    d = DATASETS["weather"]
-    config = copy.deepcopy(d.model)
-    config.hidden_size = 8
-    race = train(d.load(), config, TrainConfig(epochs=6), d.time_column).manifest.validation["race"]
+    race = _small("weather", TrainConfig(epochs=6)).manifest.validation["race"]
     assert calls[:2] == [2, 2]  # the race: a third each
     if gap > 0:  # the loser trains its last third and the pair is scored
         assert len(calls) == 4 and "together" in race
