@@ -40,7 +40,7 @@ class Predictor:
     scaler: dict[str, Any]
     quantiles: dict[int, np.ndarray] = field(default_factory=dict)  # level -> (H, T) |residual| / volatility**exponent
     # How interval widths follow a window's volatility: 1 in proportion, 0 not at all (plain conformal).
-    # Fitted per model on validation (model/train.py interval_exponent).
+    # Fitted per served model on the windows before the test part (model/train.py _interval_exponent).
     exponent: float = 1.0
     # The least volatility a window's interval unit is given, per target, at the base's lag: a tenth of
     # the training part's mean |x[t] - x[t - lag]| (model/train.py). None: the scaler's lag-1 floor
