@@ -111,3 +111,21 @@ def test_a_first_landing_manifest_still_loads(stock_artifact, tmp_path):
     (tmp_path / "v1" / "manifest.json").write_text(json.dumps(manifest))
     loaded = load_artifact(tmp_path / "v1")
     assert (loaded.config.scaling, loaded.config.base, loaded.config.linear_skip) == ("window", "naive", False)
+
+
+def test_a_version_saved_before_the_interval_floor_keeps_its_bands(stock_artifact, tmp_path):
+    """No interval_floor in the manifest: the scaler's lag-1 floor, as those versions were calibrated."""
+    save_artifact(stock_artifact, tmp_path / "v1")
+    manifest = json.loads((tmp_path / "v1" / "manifest.json").read_text())
+    assert stock_artifact.predictor.floor is not None
+    assert manifest["interval_floor"] == stock_artifact.predictor.floor
+    del manifest["interval_floor"]
+    (tmp_path / "v1" / "manifest.json").write_text(json.dumps(manifest))
+    loaded = load_artifact(tmp_path / "v1").predictor
+    assert loaded.floor is None
+    flat = np.full((2, 30, 1), 500.0, np.float32)  # every step 0: the floor is the width
+    assert loaded.interval_unit(flat)[0, 0] == pytest.approx(loaded.scaler["floor"][0] ** loaded.exponent, rel=1e-5)
+    manifest["interval_floor"] = ["wide"]
+    (tmp_path / "v1" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="cannot rebuild"):
+        load_artifact(tmp_path / "v1")
