@@ -78,8 +78,7 @@ class Predictor:
     def interval_unit(self, windows: np.ndarray) -> np.ndarray:
         """(N, L, F) -> (N, T): the window's volatility ** exponent, what the stored quantiles multiply."""
         n = len(self.config.targets)
-        lag = (self.config.season_length or 1) if self.config.base == "seasonal" else 1
-        vol = volatility(windows[:, :, :n], self.scaler, lag, self.floor)
+        vol = volatility(windows[:, :, :n], self.scaler, base_lag(self.config), self.floor)
         return vol if self.exponent == 1.0 else np.asarray(vol**self.exponent, np.float32)
 
     def predict(self, windows: np.ndarray, levels: tuple[int, ...] = ()) -> Forecasts:
@@ -101,6 +100,11 @@ class Predictor:
         self.net.to(device)
         self.device = device
         return self
+
+
+def base_lag(config: ModelConfig) -> int:
+    """How far back the base looks: the season for seasonal naive, 1 for naive."""
+    return (config.season_length or 1) if config.base == "seasonal" else 1
 
 
 def base_forecast(history: np.ndarray, config: ModelConfig) -> np.ndarray:

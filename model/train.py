@@ -18,7 +18,7 @@ from model.evaluate import class_windows, evaluate_classifier, evaluate_forecast
 from model.fit import CancelCheck, EpochReport, Progress, choose_device, fit, learning_rate
 from model.linear import PENALTIES, Ridge
 from model.network import GRUNet
-from model.predictor import Predictor, base_forecast, base_shift, conformal_quantiles
+from model.predictor import Predictor, base_forecast, base_lag, base_shift, conformal_quantiles
 from model.scaling import SCALINGS, fit_scaler, scale_inputs, step_floor
 from model.season import resolve_season, season_from_frequency
 from model.windows import DataError, Series, Split, make_windows, prepare_series, split_windows
@@ -221,7 +221,7 @@ class ForkingWindows:
         scaled, _, scale = scale_inputs(windows[rows], predictor.scaler)  # windows: make_windows' inputs, all
         self.x, self.scale = torch.from_numpy(scaled), scale[:, : self.n_targets]
         last = np.arange(self.length - positions, self.length)  # (P,) positions within the window
-        m = (config.season_length or 1) if config.base == "seasonal" else 1
+        m = base_lag(config)
         steps = np.arange(config.horizon)
         self.base_index = last[:, None] + 1 - m + steps[None] % m  # (P, H), as base_forecast at t
         self.target_index = last[:, None] + 1 + steps[None]  # (P, H)
@@ -370,8 +370,7 @@ def _train_forecaster(series: Series, config: ModelConfig, split: Split, train_c
     # the served model, after the refit: before it, the skip had seen the training part only, so the
     # later blocks' errors were out of sample and the earlier ones in sample, and that difference
     # between periods leaked into the slope (Seattle hourly, not bundled: 0.22 before, 0.0 after).
-    lag = (predictor.config.season_length or 1) if predictor.config.base == "seasonal" else 1
-    predictor.floor = step_floor(train_values[:, :n_targets], lag)
+    predictor.floor = step_floor(train_values[:, :n_targets], base_lag(predictor.config))
     predictor.exponent = _interval_exponent(predictor, x, y, calibration.stop)
     cal_rows = np.arange(calibration.start, calibration.stop)
     cal_forecast, cal_vol = predictor.forecast_array(x[cal_rows])
