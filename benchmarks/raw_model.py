@@ -62,6 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--models", nargs="*", default=["stock", "ecg"])
+    parser.add_argument("--batches", type=int, nargs="*", default=BATCHES, help="windows per forward pass")
     parser.add_argument("--members", type=int, nargs="*", default=[], help="bodies to time (default: the model's)")
     args = parser.parse_args()
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
@@ -87,7 +88,7 @@ def main() -> None:
                                                    config.num_layers, config.horizon * len(config.targets))
                 members = f" x{config.members}" if config.members > 1 else ""
                 rng = np.random.default_rng(0)
-                for batch in BATCHES:
+                for batch in args.batches:
                     windows = rng.standard_normal((batch, config.input_size, len(config.features))).astype(np.float32)
                     predictor = artifact.predictor
                     seconds = timed(lambda w=windows, p=predictor: p.forecast_array(w))

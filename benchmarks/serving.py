@@ -56,7 +56,16 @@ def children(pid: int) -> list[int]:
     return found
 
 
-SERVER_CPUS, LOAD_CPUS = "", "1"  # set from --server-cpus / --load-cpus
+SERVER_CPUS, LOAD_CPUS, LOAD_THREADS = "", "1", 1  # set from --server-cpus / --load-cpus
+
+
+def cpu_count(cpus: str) -> int:
+    """How many CPUs a taskset list names ("8-11,13" -> 5): wrk runs one thread on each."""
+    count = 0
+    for part in cpus.split(","):
+        first, _, last = part.partition("-")
+        count += int(last or first) - int(first) + 1
+    return count
 
 
 def cpus_for(processes: int) -> str:
@@ -79,15 +88,25 @@ def start(kind: str, store: Path, env_extra: dict[str, str], processes: int = 1)
     process = subprocess.Popen(["taskset", "-c", cpus_for(processes), *command], env=env, cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{PORTS[kind]}"
-    for _ in range(300):
+    # The service is measured once every worker listens: /health/ready answers with its pid, and a
+    # worker still loading its models (CUDA contexts take seconds each) holds no socket yet.
+    pids: set[int] = set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
         try:
-            if kind != "service" or httpx.get(url + "/health/ready", timeout=1).status_code == 200:
+            if kind != "service":
                 httpx.get(url + "/openapi.json", timeout=1)
                 return process
+            with httpx.Client(timeout=1) as client:  # a new connection each time: another worker may take it
+                ready = client.get(url + "/health/ready", headers={"Connection": "close"})
+            if ready.status_code == 200:
+                pids.add(ready.json()["pid"])
+                if len(pids) >= processes:
+                    return process
         except httpx.HTTPError:
             pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{kind} did not start")
+        time.sleep(0.05)
+    raise RuntimeError(f"{kind} did not start ({len(pids)} of {processes} workers answered)")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -113,7 +132,8 @@ def run_wrk(url: str, body_file: Path, concurrency: int, duration: float, header
     # the one request wrk_mixed.lua repeats (with the JSON header's length for a /v2 binary body)
     mix.write_text(f"{httpx.URL(url).path} {body_file} {header or ''}\n")
     env = {**os.environ, "MIX_FILE": str(mix)}
-    command = ["taskset", "-c", LOAD_CPUS, "wrk", "-t", "1", "-c", str(concurrency), "-d", f"{int(duration)}s",
+    threads = str(min(LOAD_THREADS, concurrency))
+    command = ["taskset", "-c", LOAD_CPUS, "wrk", "-t", threads, "-c", str(concurrency), "-d", f"{int(duration)}s",
                "--timeout", "10s", "-s", str(ROOT / "benchmarks" / "wrk_mixed.lua"), url]
     out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=duration + 60).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -223,12 +243,13 @@ def main() -> None:
     parser.add_argument("--protocol-concurrency", type=int, nargs="*", default=[1, 64])
     parser.add_argument("--processes", type=int, nargs="*", default=[1, 2],
                         help="server processes (the service's --workers; uvicorn workers for the others)")
+    parser.add_argument("--name", default="serving", help="benchmarks/out/NAME.md and NAME.json")
     parser.add_argument("--server-cpus", default="", help="taskset list for the servers (default: 0..N-1)")
     parser.add_argument("--load-cpus", default=str(max(os.sched_getaffinity(0))),
-                        help="taskset list for wrk (default: the last CPU)")
+                        help="taskset list for wrk, one wrk thread per CPU (default: the last CPU)")
     args = parser.parse_args()
-    global SERVER_CPUS, LOAD_CPUS
-    SERVER_CPUS, LOAD_CPUS = args.server_cpus, args.load_cpus
+    global SERVER_CPUS, LOAD_CPUS, LOAD_THREADS
+    SERVER_CPUS, LOAD_CPUS, LOAD_THREADS = args.server_cpus, args.load_cpus, cpu_count(args.load_cpus)
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install wrk")
     OUT.mkdir(exist_ok=True)
@@ -271,11 +292,11 @@ def main() -> None:
                         stop(process)
     rows = summarize(points)
     raw = raw_model(args.protocol_series, env_extra.get("GRU_FORECAST_DEVICE", "auto")) if args.protocol_series else {}
-    (OUT / "serving.json").write_text(json.dumps({"points": points, "rows": rows, "raw_model": raw}, indent=1))
+    (OUT / f"{args.name}.json").write_text(json.dumps({"points": points, "rows": rows, "raw_model": raw}, indent=1))
     report = markdown(rows) + "\n\n" + ratios(rows)
     if raw:
         report += "\n\n" + protocols(rows, raw)
-    save("serving", report)
+    save(args.name, report)
 
 
 def v2_body(windows: list[list[float]], path: Path) -> int:
