@@ -18,7 +18,11 @@ part() {  # part NAME SECONDS COMMAND...
 (nvidia-smi; nproc; python3 -c 'import torch; print(torch.__version__)') >"$out/machine.txt" 2>&1
 part serving 420 bash benchmarks/gpu_serving.sh
 cp benchmarks/out/serving-gpu*.md benchmarks/out/serving-gpu*.json "$out/" 2>/dev/null
-part tests-model 120 python3 -m pytest -q -p no:cacheprovider tests/model
+# pyproject's `timeout` needs pytest-timeout (../shared/gpu/prepare.sh leaves pytest plugins out), and its
+# filterwarnings = error turns the unknown option into an internal error: without the plugin, let it pass.
+plugin=()
+python3 -c "import pytest_timeout" 2>/dev/null || plugin=(-o "filterwarnings=ignore::pytest.PytestConfigWarning")
+part tests-model 120 python3 -m pytest -q -p no:cacheprovider "${plugin[@]}" tests/model
 part raw-model 60 python3 -m benchmarks.raw_model --threads 1 --models stock ecg --batches 64 1024 4096 16384
 part gpu-check 150 python3 -m benchmarks.gpu_check
 echo "== done ($(date +%T))"
