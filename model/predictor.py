@@ -48,11 +48,6 @@ class Predictor:
     floor: list[float] | None = None
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     chunk: int = 0  # most windows per forward pass (0 = the device's best, DEVICE_CHUNK)
-    # How the calling thread waits for a GPU batch. "block" sleeps on an event until the GPU is done;
-    # "spin" busy-waits, CUDA's default for a process with fewer contexts than cores. Spinning costs a
-    # core for the whole GPU time of every batch: with 8 workers on 8 cores it took that time from the
-    # event loops (README "Processes", measured on the H100 machine).
-    cuda_wait: str = "block"
 
     def base(self, windows: np.ndarray) -> np.ndarray:
         """(N, L, F) raw -> (N, H, T): the forecast the network corrects, naive or seasonal naive."""
@@ -71,16 +66,7 @@ class Predictor:
                 out = self.net(tensor.to(self.device))  # one host->device copy per batch
             else:
                 out = torch.cat([self.net(part.to(self.device)) for part in torch.split(tensor, chunk)])
-            if self.device.type != "cuda":
-                return np.asarray(out.float().numpy())
-            host = out.float().to("cpu", non_blocking=True)  # into pinned memory, queued behind the forward
-            if self.cuda_wait == "spin":
-                torch.cuda.current_stream(self.device).synchronize()
-            else:
-                done = torch.cuda.Event(blocking=True)  # type: ignore[no-untyped-call]
-                done.record(torch.cuda.current_stream(self.device))
-                done.synchronize()
-        return np.asarray(host.numpy())
+        return np.asarray(out.float().cpu().numpy())
 
     def forecast_array(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N, L, F) -> forecasts (N, H, T) in units, and each window's interval unit (N, T)."""

@@ -76,7 +76,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.seed_defaults:
                 seed_defaults(root)
         registry = Registry.create(root, settings.device, settings.torch_threads, chunk=settings.chunk_size,
-                                   cuda_wait=settings.cuda_wait,
                                    max_batch_size=settings.max_batch_size, max_wait_s=settings.max_wait_ms / 1000,
                                    queue_limit=settings.queue_limit)
         registry.observe = state.telemetry.batch_observer

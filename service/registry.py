@@ -85,18 +85,16 @@ class Registry:
     stamps: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> LIVE's (inode, mtime) when read
     live_paths: dict[str, str] = field(default_factory=dict)  # name -> its LIVE file (the per-request stat)
     chunk: int = 0  # windows per forward pass, 0 = the device's best (model/predictor.py DEVICE_CHUNK)
-    cuda_wait: str = "block"  # how the inference thread waits for the GPU (model/predictor.py)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)  # one load or promotion per model at a time
 
     @classmethod
-    def create(cls, root: Path, device: str, torch_threads: int, chunk: int = 0, cuda_wait: str = "block",
-               **batch_options: Any) -> Registry:
+    def create(cls, root: Path, device: str, torch_threads: int, chunk: int = 0, **batch_options: Any) -> Registry:
         def init_thread() -> None:
             torch.set_num_threads(torch_threads)
 
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference", initializer=init_thread)
         return cls(root=root, device=choose_device(device), executor=executor, batch_options=batch_options,
-                   chunk=chunk, cuda_wait=cuda_wait)
+                   chunk=chunk)
 
     def names(self) -> list[str]:
         if not self.root.is_dir():
@@ -234,7 +232,6 @@ class Registry:
         loop = asyncio.get_running_loop()
         artifact = await loop.run_in_executor(None, load_artifact, path, self.device)
         artifact.predictor.chunk = self.chunk
-        artifact.predictor.cuda_wait = self.cuda_wait
         artifact.manifest.name = artifact.manifest.name or name
         return LoadedModel(name, version, artifact, self._make_batcher(artifact))
 

@@ -22,8 +22,6 @@ class Settings(BaseSettings):
                          "0 = one per usable core, at most 8 (see default_workers)")
     chunk_size: int = Field(0, ge=0, description="most series in one forward pass of the network; a bigger batch "
                             "runs as chunks (0 = the device's best: 64 on a CPU thread, 4096 on a GPU)")
-    cuda_wait: Literal["block", "spin"] = Field("block", description="how the inference thread waits for a GPU "
-                                               "batch: block (sleeps; the core stays with the event loop) or spin")
     max_batch_size: int = Field(256, ge=1, description="most series in one forward pass")
     max_wait_ms: float = Field(
         0.0, ge=0, description="how long a batch may wait for more series after its first; 0 = run what is queued"

@@ -5,7 +5,6 @@ import pandas as pd
 import pytest
 
 from model.datasets import DATASETS
-from service.settings import Settings
 from tests.service.conftest import pretrained_names
 
 STOCK = DATASETS["stock"].load()["close"].tolist()
@@ -165,18 +164,3 @@ def test_train_options_are_the_config_dataclasses_with_the_same_defaults():
             if f.name not in internal:
                 assert getattr(api, f.name) == getattr(config, f.name), f.name
     assert api.input_size == 64  # was 32 in the API and 64 in the dataclass
-
-
-@pytest.mark.parametrize("wait", ["block", "spin"])
-def test_the_cuda_wait_setting_reaches_every_loaded_model(make_client, wait):
-    c, _ = make_client(cuda_wait=wait)
-    with c:
-        body = {"series": [{"values": list(range(100, 130))}]}
-        assert c.post("/v1/models/stock/forecast", json=body).status_code == 200
-        models = c.app.state.registry.models
-        assert models and {m.artifact.predictor.cuda_wait for m in models.values()} == {wait}
-
-
-def test_an_unknown_cuda_wait_is_refused():
-    with pytest.raises(ValueError, match="cuda_wait"):
-        Settings(cuda_wait="yield")
