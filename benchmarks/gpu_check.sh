@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole GPU-machine check, one script (../shared/gpu/README.md), at most ~9 minutes:
-#   source .gpu/env.sh && bash benchmarks/gpu_check.sh
+# The whole GPU-machine check, one script (../shared/gpu/README.md), ~6 minutes (at most ~9):
+#   here: bash benchmarks/gpu_prepare.sh; there: source .gpu/env.sh && bash benchmarks/gpu_check.sh
 # Parts in the order of what they settle, each under its own timeout; each part's output goes to
 # $OUT/gpu/PART.txt (the device runner's folder; benchmarks/out/gpu here) and its tail to stdout.
 set -uo pipefail

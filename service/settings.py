@@ -45,7 +45,8 @@ def default_workers() -> int:
     """One worker per core the process may use, at most 8. Each worker runs one inference thread and
     its event loop: on 2 cores 2 workers beat 1 (benchmarks/serving.py, README "Processes"); on the
     16-core H200 machine 8 workers reached 0.65-0.84x of the 8-worker FastAPI floor where one process
-    stayed near 1,700 requests/s, and 8 CUDA contexts took 6.6 GB."""
+    stayed near 1,700 requests/s, and 8 CUDA contexts took 6.6 GB. On an H100 machine these workers
+    on CUDA served 5-10x one process (README "Processes")."""
     return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
