@@ -17,8 +17,9 @@ import pandas as pd
 
 from model import metrics
 from model.config import ModelConfig, TrainConfig
-from model.evaluate import evaluate_forecaster
+from model.evaluate import WindowForecasts, inside_bands, score, window_forecasts
 from model.fit import CancelCheck, Progress
+from model.significance import coverage_interval, diebold_mariano
 from model.train import train
 from model.windows import DataError, Series, prepare_series, split_windows
 
@@ -44,8 +45,12 @@ def backtest(
     statistical: bool = True,
     progress: Progress | None = None,
     should_cancel: CancelCheck | None = None,
+    others: dict[str, tuple[np.ndarray, float]] | None = None,
 ) -> dict[str, Any]:
-    """Metrics of the GRU and every baseline on the same non-overlapping test windows, and seconds."""
+    """Metrics of the GRU and every baseline on the same non-overlapping test windows, and seconds.
+
+    others: more systems' forecasts (N, H, T) on those windows (backtest_windows) and their seconds,
+    scored and compared beside the rest."""
     train_config = train_config or TrainConfig()
     if config.task != "forecast":
         raise DataError("backtest scores forecasters; evaluate a classifier with `gru-forecast evaluate`")
@@ -57,16 +62,32 @@ def backtest(
     series = prepare_series(frame, copy.deepcopy(trained), time_column, train_config.interpolate)
     starts = backtest_windows(series, trained, train_config)
     mase_scale = np.asarray(artifact.manifest.mase_scale)
-    result = evaluate_forecaster(artifact.predictor, series, mase_scale,
-                                 slice(int(starts[0]), int(starts[-1]) + 1), stride=trained.horizon)
+    windows = window_forecasts(artifact.predictor, series, slice(int(starts[0]), int(starts[-1]) + 1),
+                               stride=trained.horizon)
+    more = statistical_forecasts(series, trained, starts) if statistical else {}
+    for name, (forecast, spent) in {**more, **(others or {})}.items():
+        if forecast.shape != windows.actual.shape:
+            raise ValueError(f"{name}: forecasts {forecast.shape} for test windows {windows.actual.shape}")
+        windows.forecasts[name] = forecast
+        seconds[name] = spent
+    result = score(windows, mase_scale)
     result.update(choice=artifact.manifest.choice, season_length=trained.season_length,
                   epochs_run=artifact.manifest.epochs_run, seconds=seconds)
-    if statistical:
-        for name, (forecast, spent) in statistical_forecasts(series, trained, starts).items():
-            actual = series.values[starts[:, None] + trained.input_size + np.arange(trained.horizon)]
-            result[name] = metrics.regression_metrics(actual[:, :, : len(trained.targets)], forecast, mase_scale)
-            seconds[name] = spent
+    result.update(significance(windows, mase_scale))
     return result
+
+
+def significance(windows: WindowForecasts, mase_scale: np.ndarray) -> dict[str, Any]:
+    """The model against each other system (Diebold-Mariano on per-window MASE) and a 90% interval
+    for each coverage: what a few dozen test windows can and cannot tell apart (model/significance.py)."""
+    loss = {system: metrics.window_mase(windows.actual, forecast, mase_scale)
+            for system, forecast in windows.forecasts.items()}
+    out: dict[str, Any] = {"versus": {system: diebold_mariano(loss["model"], other) for system, other in loss.items()
+                                      if system != "model" and np.isfinite(other).all()}}
+    inside = inside_bands(windows)
+    if inside:
+        out["coverage_interval"] = {str(level): list(coverage_interval(v)) for level, v in inside.items()}
+    return out
 
 
 def statistical_forecasts(series: Series, config: ModelConfig,
@@ -105,15 +126,22 @@ def statistical_forecasts(series: Series, config: ModelConfig,
 
 def format_backtest(result: dict[str, Any]) -> str:
     """The backtest as a small text table: one row per system."""
-    systems = [s for s in ("model", "naive", "seasonal_naive", "auto_ets", "auto_arima") if s in result]
+    systems = ["model", "naive", "seasonal_naive"] + [s for s in result.get("versus", {})
+                                                      if s not in ("naive", "seasonal_naive")]
     lines = [f"{result['windows']} non-overlapping test windows; season {result['season_length']}; "
              f"choice {result['choice']}; MASE scaled by {result['mase_scale']}",
-             f"{'system':>15}  {'MASE':>8}  {'sMAPE':>8}  {'MAE':>10}  {'seconds':>8}"]
+             f"{'system':>15}  {'MASE':>8}  {'sMAPE':>8}  {'MAE':>10}  {'seconds':>8}  "
+             "model's MASE against it (Diebold-Mariano p)"]
     for system in systems:
         r = result[system]
         spent = result["seconds"].get(system)
+        versus = result.get("versus", {}).get(system)
         lines.append(f"{system:>15}  {r['mase']:8.4f}  {r['smape']:8.3f}  {r['mae']:10.4g}  "
-                     + (f"{spent:8.1f}" if spent is not None else f"{'':>8}"))
+                     + (f"{spent:8.1f}" if spent is not None else f"{'':>8}")
+                     + (f"  {versus['relative']:+.1%} (p {versus['p_value']:.2f})" if versus else ""))
     if "coverage" in result:
-        lines.append(f"{'coverage':>15}  " + "  ".join(f"{k}%: {v:.3f}" for k, v in result["coverage"].items()))
+        bounds = result.get("coverage_interval", {})
+        lines.append(f"{'coverage':>15}  " + "  ".join(
+            f"{k}%: {v:.3f}" + (f" (90% interval {bounds[k][0]:.3f}..{bounds[k][1]:.3f})" if k in bounds else "")
+            for k, v in result["coverage"].items()))
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,17 +23,23 @@ def forecast_windows(
     return x, y, rows
 
 
-def evaluate_forecaster(
-    predictor: Predictor, series: Series, mase_scale: np.ndarray, starts: slice | None = None, batch: int = 1024,
-    stride: int = 1,
-) -> dict[str, Any]:
-    """Metrics beside naive and seasonal naive on the windows starting in starts, every stride-th
-    (stride = horizon: non-overlapping windows, as a backtest counts them)."""
+@dataclass
+class WindowForecasts:
+    """What a forecaster and the simple baselines said on a set of windows, beside what happened."""
+
+    actual: np.ndarray  # (N, H, T)
+    forecasts: dict[str, np.ndarray]  # system -> (N, H, T): "model", "naive", "seasonal_naive"
+    half_widths: dict[int, np.ndarray]  # interval level -> (N, H, T) half-widths of the model's bands
+
+
+def window_forecasts(predictor: Predictor, series: Series, starts: slice | None = None, batch: int = 1024,
+                   stride: int = 1) -> WindowForecasts:
+    """Forecasts on the windows starting in starts, every stride-th (stride = horizon: non-overlapping
+    windows, as a backtest counts them)."""
     config = predictor.config
     n_targets = len(config.targets)
     x, y, rows = forecast_windows(series, config.input_size, config.horizon, starts)
     x, y, rows = x[::stride], y[::stride], rows[::stride]
-    actual = y[:, :, :n_targets]
     parts = [predictor.forecast_array(x[i : i + batch]) for i in range(0, len(x), batch)]
     forecast = np.concatenate([p[0] for p in parts])
     volatility = np.concatenate([p[1] for p in parts])
@@ -41,21 +48,33 @@ def evaluate_forecaster(
     m = config.season_length or 1
     back = np.clip(rows[:, None] + config.input_size - m + np.arange(m), 0, None)
     seasonal = metrics.seasonal_naive_forecast(series.values[back][:, :, :n_targets], config.horizon, m)
-    result: dict[str, Any] = {
-        "windows": len(x),
-        "mase_scale": [float(v) for v in np.atleast_1d(mase_scale)],
-        "model": metrics.regression_metrics(actual, forecast, mase_scale),
-        "naive": metrics.regression_metrics(actual, naive, mase_scale),
-        "seasonal_naive": metrics.regression_metrics(actual, seasonal, mase_scale),
-    }
-    if predictor.quantiles:
-        coverage = {}
-        for level in (80, 95):
-            half = predictor.quantiles[level][None] * volatility[:, None, :]
-            inside = np.abs(actual - forecast) <= half
-            coverage[str(level)] = float(inside.mean())
-        result["coverage"] = coverage
+    half: dict[int, np.ndarray] = {level: predictor.quantiles[level][None] * volatility[:, None, :]
+                                   for level in (80, 95) if level in predictor.quantiles}
+    return WindowForecasts(y[:, :, :n_targets], {"model": forecast, "naive": naive, "seasonal_naive": seasonal}, half)
+
+
+def evaluate_forecaster(
+    predictor: Predictor, series: Series, mase_scale: np.ndarray, starts: slice | None = None, batch: int = 1024,
+    stride: int = 1,
+) -> dict[str, Any]:
+    """Metrics beside naive and seasonal naive on the windows starting in starts, every stride-th."""
+    return score(window_forecasts(predictor, series, starts, batch, stride), mase_scale)
+
+
+def score(test: WindowForecasts, mase_scale: np.ndarray) -> dict[str, Any]:
+    """Each system's metrics, and the share of actual values inside the model's bands."""
+    result: dict[str, Any] = {"windows": len(test.actual),
+                              "mase_scale": [float(v) for v in np.atleast_1d(mase_scale)]}
+    for system, forecast in test.forecasts.items():
+        result[system] = metrics.regression_metrics(test.actual, forecast, mase_scale)
+    if test.half_widths:
+        result["coverage"] = {str(level): float(inside.mean()) for level, inside in inside_bands(test).items()}
     return result
+
+
+def inside_bands(test: WindowForecasts) -> dict[int, np.ndarray]:
+    """Level -> (N, H, T) whether each actual value lies inside the model's band."""
+    return {level: np.abs(test.actual - test.forecasts["model"]) <= half for level, half in test.half_widths.items()}
 
 
 def class_windows(series: Series, input_size: int, starts: slice | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -36,6 +36,11 @@ def mase(actual: np.ndarray, forecast: np.ndarray, scale: float | np.ndarray) ->
     return float(np.mean(np.abs(actual - forecast) / np.asarray(scale)))
 
 
+def window_mase(actual: np.ndarray, forecast: np.ndarray, scale: float | np.ndarray) -> np.ndarray:
+    """(N, H, T) -> (N,): each window's MASE (their mean is mase())."""
+    return np.asarray(np.mean(np.abs(actual - forecast) / np.asarray(scale), axis=(1, 2)))
+
+
 def regression_metrics(actual: np.ndarray, forecast: np.ndarray, scale: float | np.ndarray) -> dict[str, float]:
     return {
         "mse": mse(actual, forecast),

@@ -29,8 +29,16 @@ def test_backtest_scores_non_overlapping_test_windows_beside_the_baselines():
         assert set(result[system]) >= {"mase", "smape", "mae"}
     assert set(result["coverage"]) == {"80", "95"} and result["seconds"]["model"] > 0
     assert "auto_arima" not in result
+    # the model against each baseline on the same windows, and how far the coverage could move by chance
+    assert set(result["versus"]) == {"naive", "seasonal_naive"}
+    for system, versus in result["versus"].items():
+        assert versus["relative"] == pytest.approx(result["model"]["mase"] / result[system]["mase"] - 1)
+        assert 0 <= versus["p_value"] <= 1
+    for level, (low, high) in result["coverage_interval"].items():
+        assert 0 <= low <= result["coverage"][level] <= high <= 1
     text = format_backtest(result)
     assert "seasonal_naive" in text and "coverage" in text and "non-overlapping" in text
+    assert "Diebold-Mariano" in text and "(p " in text and "90% interval" in text
 
 
 def test_the_statistical_baselines_are_optional(monkeypatch):
