@@ -28,7 +28,6 @@ from torch import nn
 
 from benchmarks.output import save
 from benchmarks.training import PlainGRU
-from model import metrics
 from model.backtest import backtest, backtest_windows
 from model.config import ModelConfig, TrainConfig
 from model.datasets import DATASETS
@@ -77,14 +76,10 @@ def run_case(name: str, overrides: dict[str, Any]) -> dict[str, Any]:
     d = DATASETS[name]
     config = ModelConfig.from_dict({**d.model.to_dict(), **overrides})
     frame, train_config = d.load(), copy.deepcopy(d.training)
-    result = backtest(frame, copy.deepcopy(config), train_config, d.time_column)
     series = prepare_series(frame, copy.deepcopy(config), d.time_column)
     starts = backtest_windows(series, config, train_config)
-    forecast, seconds = tutorial_gru(frame, config, train_config, d.time_column, starts)
-    n = len(config.targets)
-    actual = series.values[starts[:, None] + config.input_size + np.arange(config.horizon)][:, :, :n]
-    result["tutorial_gru"] = metrics.regression_metrics(actual, forecast, np.asarray(result["mase_scale"]))
-    result["seconds"]["tutorial_gru"] = seconds
+    tutorial = tutorial_gru(frame, config, train_config, d.time_column, starts)
+    result = backtest(frame, copy.deepcopy(config), train_config, d.time_column, others={"tutorial_gru": tutorial})
     result["label"] = f"{name} ({config.input_size}, {config.horizon})"
     return result
 
@@ -92,17 +87,20 @@ def run_case(name: str, overrides: dict[str, Any]) -> dict[str, Any]:
 def table(results: list[dict[str, Any]]) -> str:
     systems = ["model", "tutorial_gru", "naive", "seasonal_naive", "auto_ets", "auto_arima"]
     head = ["series (input, horizon)", "windows", "season", "gru-forecast", "tutorial GRU", "naive",
-            "seasonal naive", "AutoETS", "AutoARIMA", "GRU vs best other", "coverage 80 / 95",
+            "seasonal naive", "AutoETS", "AutoARIMA", "GRU vs best other (Diebold-Mariano p)",
+            "coverage 80 / 95 (90% bootstrap interval)",
             "seconds: GRU / tutorial / ETS / ARIMA", "choice"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
         mase = {s: r[s]["mase"] for s in systems if s in r}
-        best_other = min(v for s, v in mase.items() if s != "model")
+        best = min((s for s in mase if s != "model"), key=mase.__getitem__)
         cells = [r["label"], str(r["windows"]), str(r["season_length"])]
         cells += [f"**{mase[s]:.3f}**" if s in mase and mase[s] == min(mase.values()) else
                   (f"{mase[s]:.3f}" if s in mase else "-") for s in systems]
-        cells.append(f"{mase['model'] / best_other:.3f}x")
-        cells.append(f"{r['coverage']['80']:.2f} / {r['coverage']['95']:.2f}")
+        cells.append(f"{mase['model'] / mase[best]:.3f}x (p {r['versus'][best]['p_value']:.2f})")
+        bounds = r["coverage_interval"]
+        cells.append(" / ".join(f"{r['coverage'][k]:.2f} ({bounds[k][0]:.2f}..{bounds[k][1]:.2f})"
+                                for k in ("80", "95")))
         cells.append(" / ".join(f"{r['seconds'][s]:.0f}" if s in r["seconds"] else "-"
                                 for s in ("model", "tutorial_gru", "auto_ets", "auto_arima")))
         c = r["choice"]
