@@ -126,8 +126,7 @@ def statistical_forecasts(series: Series, config: ModelConfig,
 
 def format_backtest(result: dict[str, Any]) -> str:
     """The backtest as a small text table: one row per system."""
-    systems = ["model", "naive", "seasonal_naive"] + [s for s in result.get("versus", {})
-                                                      if s not in ("naive", "seasonal_naive")]
+    systems = ["model", "naive", "seasonal_naive"] + [s for s in result["seconds"] if s != "model"]
     lines = [f"{result['windows']} non-overlapping test windows; season {result['season_length']}; "
              f"choice {result['choice']}; MASE scaled by {result['mase_scale']}",
              f"{'system':>15}  {'MASE':>8}  {'sMAPE':>8}  {'MAE':>10}  {'seconds':>8}  "

@@ -33,7 +33,7 @@ class WindowForecasts:
 
 
 def window_forecasts(predictor: Predictor, series: Series, starts: slice | None = None, batch: int = 1024,
-                   stride: int = 1) -> WindowForecasts:
+                     stride: int = 1) -> WindowForecasts:
     """Forecasts on the windows starting in starts, every stride-th (stride = horizon: non-overlapping
     windows, as a backtest counts them)."""
     config = predictor.config
