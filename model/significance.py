@@ -25,11 +25,11 @@ def diebold_mariano(loss: np.ndarray, other: np.ndarray) -> dict[str, float]:
     DM statistic; p_value: two-sided, that both have the same expected loss."""
     d = np.asarray(loss, np.float64) - np.asarray(other, np.float64)
     n = len(d)
-    relative = float(np.mean(loss) / np.mean(other) - 1) if np.mean(other) > 0 else math.nan
-    centred = d - d.mean()
-    variance = (centred @ centred + (centred[1:] @ centred[:-1] if n > 1 else 0.0)) / n**2  # Bartlett, 1 lag
+    relative = float(np.mean(loss) / np.mean(other) - 1) if n and np.mean(other) > 0 else math.nan
     if n < 3 or not np.any(d):  # too few windows, or the same forecasts: no evidence either way
         return {"relative": relative, "statistic": 0.0, "p_value": 1.0}
+    centred = d - d.mean()
+    variance = (centred @ centred + centred[1:] @ centred[:-1]) / n**2  # Newey-West, Bartlett weight 1/2 at lag 1
     # The same difference on every window has no variance: floored, it gets a huge (finite, JSON-safe) statistic.
     variance = max(variance, (1e-9 * float(np.mean(np.abs(d)))) ** 2)
     statistic = float(d.mean() / math.sqrt(variance) * math.sqrt((n - 1) / n))

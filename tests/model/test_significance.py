@@ -12,9 +12,11 @@ def test_student_t_tail_matches_the_tables(t, df, p):  # values from scipy.stats
     assert student_t_two_sided(t, df) == pytest.approx(p, rel=1e-6)
 
 
-def test_identical_forecasts_are_no_evidence():
+def test_identical_forecasts_or_too_few_windows_are_no_evidence():
     loss = np.random.default_rng(0).gamma(2.0, size=30)
     assert diebold_mariano(loss, loss) == {"relative": 0.0, "statistic": 0.0, "p_value": 1.0}
+    assert diebold_mariano(loss[:2], loss[:2] + 1)["p_value"] == 1.0
+    assert diebold_mariano(loss[:0], loss[:0])["p_value"] == 1.0
 
 
 def test_a_clearly_better_system_is_told_apart_and_the_sign_says_which():
