@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole GPU-machine check, one script (../shared/gpu/README.md), ~6 minutes (at most ~9):
+# The whole GPU-machine check, one script (../shared/gpu/README.md), ~7 minutes (at most ~9):
 #   here: bash benchmarks/gpu_prepare.sh; there: source .gpu/env.sh && bash benchmarks/gpu_check.sh
 # Parts in the order of what they settle, each under its own timeout; each part's output goes to
 # $OUT/gpu/PART.txt (the device runner's folder; benchmarks/out/gpu here) and its tail to stdout.
@@ -16,7 +16,7 @@ part() {  # part NAME SECONDS COMMAND...
   tail -n 30 "$out/$name.txt"
 }
 (nvidia-smi; nproc; python3 -c 'import torch; print(torch.__version__)') >"$out/machine.txt" 2>&1
-part serving 420 bash benchmarks/gpu_serving.sh
+part serving 480 bash benchmarks/gpu_serving.sh
 cp benchmarks/out/serving-gpu*.md benchmarks/out/serving-gpu*.json "$out/" 2>/dev/null
 # pyproject's `timeout` needs pytest-timeout (../shared/gpu/prepare.sh leaves pytest plugins out), and its
 # filterwarnings = error turns the unknown option into an internal error: without the plugin, let it pass.
