@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import time
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,11 @@ def backtest_windows(series: Series, config: ModelConfig, train_config: TrainCon
     return np.arange(split.test.start, split.test.stop)[:: config.horizon]
 
 
+# Others: more systems' forecasts (N, H, T) on a frame's test windows (backtest_windows) and their seconds,
+# computed for each origin's frame.
+Others = Callable[[pd.DataFrame], dict[str, tuple[np.ndarray, float]]]
+
+
 def backtest(
     frame: pd.DataFrame,
     config: ModelConfig,
@@ -45,15 +51,47 @@ def backtest(
     statistical: bool = True,
     progress: Progress | None = None,
     should_cancel: CancelCheck | None = None,
-    others: dict[str, tuple[np.ndarray, float]] | None = None,
+    others: Others | None = None,
+    origins: int = 1,
 ) -> dict[str, Any]:
     """Metrics of the GRU and every baseline on the same non-overlapping test windows, and seconds.
 
-    others: more systems' forecasts (N, H, T) on those windows (backtest_windows) and their seconds,
-    scored and compared beside the rest."""
+    origins > 1 backtests from that many forecast origins, as statsforecast's cross_validation
+    (n_windows, refit) and Darts' historical_forecasts (retrain) do: the series is cut back by one
+    test part at a time, the model is trained again on each cut with the same fractions, and the
+    windows of all the test parts are scored together (each window's MASE on its own origin's
+    scale). One backtest's few dozen windows rarely tell two systems apart; several origins give
+    several times the windows, and `origins` lists each one's own result."""
     train_config = train_config or TrainConfig()
     if config.task != "forecast":
         raise DataError("backtest scores forecasters; evaluate a classifier with `gru-forecast evaluate`")
+    if origins < 1:
+        raise DataError(f"origins must be 1 or more, not {origins}")
+    step = int(round(len(frame) * train_config.test_fraction))
+    if origins > 1 and step < 1:
+        raise DataError("several origins need a test part: test_fraction is 0")
+    if len(frame) - (origins - 1) * step < 1:
+        raise DataError(f"{origins} origins, each {step} rows (test_fraction) before the next, need more than "
+                        f"{len(frame)} rows; ask for fewer origins")
+    folds = []
+    for k in reversed(range(origins)):  # oldest first, so the pooled windows stay in time order
+        cut = frame.iloc[: len(frame) - k * step]
+        try:
+            folds.append(_one_origin(cut, config, train_config, time_column, statistical, progress,
+                                     should_cancel, others))
+        except DataError as exc:
+            if k == 0:
+                raise
+            raise DataError(f"{origins} origins leave the earliest {len(cut)} rows: {exc}; "
+                            "ask for fewer origins") from exc
+    if origins == 1:
+        return folds[0][0]
+    return _pooled(folds)
+
+
+def _one_origin(frame: pd.DataFrame, config: ModelConfig, train_config: TrainConfig, time_column: str | None,
+                statistical: bool, progress: Progress | None, should_cancel: CancelCheck | None,
+                others: Others | None) -> tuple[dict[str, Any], WindowForecasts, np.ndarray]:
     config = copy.deepcopy(config)
     started = time.perf_counter()
     artifact = train(frame, config, train_config, time_column, progress, should_cancel)
@@ -65,15 +103,39 @@ def backtest(
     windows = window_forecasts(artifact.predictor, series, slice(int(starts[0]), int(starts[-1]) + 1),
                                stride=trained.horizon)
     more = statistical_forecasts(series, trained, starts) if statistical else {}
-    for name, (forecast, spent) in {**more, **(others or {})}.items():
+    for name, (forecast, spent) in {**more, **(others(frame) if others else {})}.items():
         if forecast.shape != windows.actual.shape:
             raise ValueError(f"{name}: forecasts {forecast.shape} for test windows {windows.actual.shape}")
         windows.forecasts[name] = forecast
         seconds[name] = spent
     result = score(windows, mase_scale)
     result.update(choice=artifact.manifest.choice, season_length=trained.season_length,
-                  epochs_run=artifact.manifest.epochs_run, seconds=seconds)
+                  epochs_run=artifact.manifest.epochs_run, seconds=seconds, rows=len(series.values))
     result.update(significance(windows, mase_scale))
+    return result, windows, mase_scale
+
+
+def _pooled(folds: list[tuple[dict[str, Any], WindowForecasts, np.ndarray]]) -> dict[str, Any]:
+    """The windows of every origin scored as one backtest: MAE and sMAPE in the series' units, MASE
+    and the significance tests on each window's own origin's scale."""
+    systems = [s for s in folds[0][1].forecasts if all(s in f[1].forecasts for f in folds)]
+    windows = WindowForecasts(
+        actual=np.concatenate([f[1].actual for f in folds]),
+        forecasts={s: np.concatenate([f[1].forecasts[s] for f in folds]) for s in systems},
+        half_widths={level: np.concatenate([f[1].half_widths[level] for f in folds])
+                     for level in folds[0][1].half_widths})
+    # (N, 1, T): each window's MASE scale, broadcast over its horizon
+    scale = np.concatenate([np.broadcast_to(np.atleast_1d(f[2]), (len(f[1].actual), 1, windows.actual.shape[2]))
+                            for f in folds])
+    result = score(windows, np.ones(1))
+    for system in systems:
+        result[system]["mase"] = float(metrics.window_mase(windows.actual, windows.forecasts[system], scale).mean())
+    newest = folds[-1][0]
+    result.update(mase_scale=[f[0]["mase_scale"] for f in folds], choice=newest["choice"],
+                  season_length=newest["season_length"], epochs_run=newest["epochs_run"],
+                  seconds={s: sum(f[0]["seconds"].get(s, 0.0) for f in folds) for s in newest["seconds"]},
+                  origins=[f[0] for f in folds])
+    result.update(significance(windows, scale))
     return result
 
 
@@ -127,7 +189,9 @@ def statistical_forecasts(series: Series, config: ModelConfig,
 def format_backtest(result: dict[str, Any]) -> str:
     """The backtest as a small text table: one row per system."""
     systems = ["model", "naive", "seasonal_naive"] + [s for s in result["seconds"] if s != "model"]
-    lines = [f"{result['windows']} non-overlapping test windows; season {result['season_length']}; "
+    folds = result.get("origins", [])
+    where = f" from {len(folds)} origins" if folds else ""
+    lines = [f"{result['windows']} non-overlapping test windows{where}; season {result['season_length']}; "
              f"choice {result['choice']}; MASE scaled by {result['mase_scale']}",
              f"{'system':>15}  {'MASE':>8}  {'sMAPE':>8}  {'MAE':>10}  {'seconds':>8}  "
              "model's MASE against it (Diebold-Mariano p)"]
@@ -143,4 +207,9 @@ def format_backtest(result: dict[str, Any]) -> str:
         lines.append(f"{'coverage':>15}  " + "  ".join(
             f"{k}%: {v:.3f}" + (f" (90% interval {bounds[k][0]:.3f}..{bounds[k][1]:.3f})" if k in bounds else "")
             for k, v in result["coverage"].items()))
+    for i, fold in enumerate(folds, 1):
+        best = min((s for s in fold["versus"]), key=lambda s: fold[s]["mase"])
+        lines.append(f"origin {i}: first {fold['rows']} rows, {fold['windows']} windows: model MASE "
+                     f"{fold['model']['mase']:.4f}, best other {best} {fold[best]['mase']:.4f}"
+                     + "".join(f", coverage {k}% {v:.3f}" for k, v in fold.get("coverage", {}).items()))
     return "\n".join(lines)

@@ -139,10 +139,10 @@ def command_evaluate(args: argparse.Namespace) -> int:
 def command_backtest(args: argparse.Namespace) -> int:
     try:
         frame, time_column, config, train_config, _ = _training_input(args)
-        bar, update = _progress_bar(train_config.epochs)
+        bar, update = _progress_bar(train_config.epochs * max(args.origins, 1))
         try:
             result = backtest(frame, config, train_config, time_column, statistical=not args.no_stats,
-                              progress=update)
+                              progress=update, origins=args.origins)
         finally:
             bar.close()
     except DataError as exc:
@@ -202,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--covariates", nargs="*", help="extra input columns")
     p.add_argument("--time-column", help="timestamps column (default: row order)")
     p.add_argument("--no-stats", action="store_true", help="skip AutoETS and AutoARIMA even when installed")
+    p.add_argument("--origins", type=int, default=1,
+                   help="forecast origins: train again on the series cut back by one test part at a time and "
+                   "score every origin's test windows together (default 1)")
     p.add_argument("--json", action="store_true")
     _add_config_flags(p)
     p.set_defaults(run=command_backtest)

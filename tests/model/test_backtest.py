@@ -1,4 +1,5 @@
 import copy
+import json
 import sys
 
 import numpy as np
@@ -77,6 +78,57 @@ def test_the_backtest_command(tmp_path, capsys):
     assert code == 0
     out = capsys.readouterr().out
     assert "non-overlapping test windows; season 5" in out and "naive" in out
+    assert main(["backtest", "--csv", str(csv), "--target", "close", "--time-column", "date", "--frequency", "B",
+                 "--input-size", "20", "--horizon", "3", "--epochs", "1", "--hidden-size", "8", "--no-stats",
+                 "--no-linear-skip", "--origins", "2", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["origins"]) == 2
     assert main(["backtest", "--csv", str(csv)]) == 2  # no --target
     assert "give --dataset NAME" in capsys.readouterr().err
     assert ModelConfig().linear_skip  # --no-linear-skip changed only that run
+
+
+def test_several_origins_score_every_origins_windows_together():
+    frame, config, train_config, time_column = small_stock()
+    seen = []
+
+    def others(cut):  # another system, called on each origin's own cut of the series
+        seen.append(len(cut))
+        series = prepare_series(cut, copy.deepcopy(config), time_column)
+        starts = backtest_windows(series, config, train_config)
+        last = series.values[starts + config.input_size - 1][:, None, :]  # naive by another name
+        return {"last_value": (np.repeat(last, config.horizon, axis=1), 0.5)}
+
+    result = backtest(frame, config, train_config, time_column, statistical=False, others=others, origins=2)
+    older, newer = result["origins"]
+    step = round(900 * 0.15)
+    assert seen == [900 - step, 900] and (older["rows"], newer["rows"]) == (900 - step, 900)
+    assert result["windows"] == older["windows"] + newer["windows"]
+    # the older origin's test part ends where the newer one's training data goes on: no window scored twice
+    assert older["rows"] <= 900 - newer["windows"] * config.horizon
+    share = older["windows"] / result["windows"]
+    for system in ("model", "naive", "last_value"):  # each window on its own origin's MASE scale
+        expected = share * older[system]["mase"] + (1 - share) * newer[system]["mase"]
+        assert result[system]["mase"] == pytest.approx(expected, rel=1e-5)
+        assert result[system]["mae"] == pytest.approx(share * older[system]["mae"] + (1 - share) * newer[system]["mae"],
+                                                      rel=1e-5)
+    assert result["last_value"]["mase"] == pytest.approx(result["naive"]["mase"], rel=1e-6)
+    assert result["versus"]["last_value"]["p_value"] == pytest.approx(result["versus"]["naive"]["p_value"])
+    for level in ("80", "95"):
+        assert result["coverage"][level] == pytest.approx(
+            share * older["coverage"][level] + (1 - share) * newer["coverage"][level])
+    assert result["seconds"]["last_value"] == 1.0 and result["mase_scale"] == [older["mase_scale"],
+                                                                                  newer["mase_scale"]]
+    text = format_backtest(result)
+    assert f"{result['windows']} non-overlapping test windows from 2 origins" in text
+    assert f"origin 1: first {900 - step} rows" in text and "origin 2: first 900 rows" in text
+
+
+def test_too_many_origins_are_refused_with_the_reason():
+    frame, config, train_config, time_column = small_stock()
+    with pytest.raises(DataError, match="origins"):
+        backtest(frame, config, train_config, time_column, statistical=False, origins=0)
+    with pytest.raises(DataError, match="need more than 900 rows"):
+        backtest(frame, config, train_config, time_column, statistical=False, origins=8)
+    config.horizon = 20  # the earliest cut's 9 validation rows hold no 20-step horizon
+    with pytest.raises(DataError, match="7 origins leave the earliest 90 rows: .*validation.*fewer origins"):
+        backtest(frame, config, train_config, time_column, statistical=False, origins=7)
