@@ -192,7 +192,8 @@ def format_backtest(result: dict[str, Any]) -> str:
     folds = result.get("origins", [])
     where = f" from {len(folds)} origins" if folds else ""
     lines = [f"{result['windows']} non-overlapping test windows{where}; season {result['season_length']}; "
-             f"choice {result['choice']}; MASE scaled by {result['mase_scale']}",
+             f"choice{' at the newest origin' if folds else ''} {result['choice']}; MASE scaled by "
+             + ("each origin's training part" if folds else str(result["mase_scale"])),
              f"{'system':>15}  {'MASE':>8}  {'sMAPE':>8}  {'MAE':>10}  {'seconds':>8}  "
              "model's MASE against it (Diebold-Mariano p)"]
     for system in systems:
