@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import time
 from typing import Any
 
@@ -26,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmarks.output import save
+from benchmarks.output import OUT, save
 from benchmarks.training import PlainGRU
 from model.backtest import backtest, backtest_windows
 from model.config import ModelConfig, TrainConfig
@@ -128,6 +129,9 @@ def main() -> None:
             continue
         results.append(run_case(name, overrides, args.origins))
         print(table(results[-1:]), flush=True)
+    name = "accuracy" if args.origins == 1 else f"accuracy_origins{args.origins}"
+    OUT.mkdir(exist_ok=True)  # every number of every system (and each origin's), beside the table
+    (OUT / f"{name}.json").write_text(json.dumps(results, indent=1))
     if args.origins == 1:
         save("accuracy", f"MASE on the test part, non-overlapping windows; torch threads {args.threads}.\n\n"
              + table(results))
