@@ -194,8 +194,8 @@ def test_a_ridge_start_races_the_bare_base_and_the_winner_is_what_is_saved():
     assert linear_start == (race["winner"] == "ridge")
     assert artifact.config.linear_skip == (race["winner"] == "ridge")
     assert v["model"] <= race[race["winner"]] + 1e-6  # the last third only kept what improved
-    # the winner by each run's validation score times its start's rolling score per validation score
-    assert race[f"{race['winner']}_rolling"] == min(race["ridge_rolling"], race["bare_rolling"])
+    # the winner by each run's validation score times its start's blocks score per validation score
+    assert race[f"{race['winner']}_blocks"] == min(race["ridge_blocks"], race["bare_blocks"])
     assert [r.epoch for r in reports][:4] == [1, 2, 3, 4] and all(r.epochs == 6 for r in reports)
 
 
@@ -356,7 +356,7 @@ def test_the_pair_is_tried_only_when_the_loser_ended_the_race_close_behind(monke
         assert len(calls) == 3 and "together" not in race and race["served"] == race["winner"]
 
 
-def test_the_start_is_chosen_over_rolling_blocks_not_the_validation_part_alone():
+def test_the_start_is_chosen_over_blocks_of_the_training_part_not_the_validation_part_alone():
     """SF temperatures cut at 85%: validation in late summer, when yesterday's hours repeat and the bare
     seasonal base wins; before it and after it the ridge does (model/train.py, CHOICE_BLOCKS)."""
     import model.train as pipeline
@@ -376,20 +376,25 @@ def test_the_start_is_chosen_over_rolling_blocks_not_the_validation_part_alone()
     train_rows = np.arange(split.train.start, split.train.stop)
     val_rows = pipeline._evenly(split.val, pipeline.MAX_VAL_WINDOWS)
 
-    blocks = pipeline._rolling_blocks(split, train_rows, config.horizon)
+    window = config.input_size + config.horizon
+    blocks = pipeline._choice_blocks(split, train_rows, window)
     length = split.val.stop - split.val.start
     assert len(blocks) == pipeline.CHOICE_BLOCKS - 1
     for k, (fit_rows, rows) in enumerate(blocks):  # consecutive, the last just before validation
         first = split.val.start - (len(blocks) - k) * length
         assert rows[0] == first and rows[-1] == first + length - 1
-        assert fit_rows.max() + config.horizon <= first  # fitted only on horizons that end before it
+        # fitted on the training windows before and after it that share no row with its windows
+        shares = (train_rows + window > first) & (train_rows < rows[-1] + window)
+        np.testing.assert_array_equal(fit_rows, train_rows[~shares])
+    assert (blocks[0][0] > blocks[0][1][-1]).any()  # the oldest block's fit has windows after it too
 
     alone, _, _ = pipeline._choose(config, x, y, train_rows, val_rows, train_values, scale)
     best, bare, table = pipeline._choose(config, x, y, train_rows, val_rows, train_values, scale, blocks)
     assert not alone.linear and alone.base == "seasonal"  # validation alone: the bare seasonal base
     assert best.linear and best.score < bare.score  # over the blocks: a ridge, though behind on validation
     assert best.val_mase > bare.val_mase
-    assert table[f"{best.scaling}/{best.base}/{best.penalty:g}"] == round(best.score, 5)
+    key = f"{best.scaling}/combined" if best.parts else f"{best.scaling}/{best.base}/{best.penalty:g}"
+    assert table[key] == round(best.score, 5)
 
     # and on the autumn weeks after the calibration part, the ridge (fitted on the training part, not
     # yet refitted) is ahead of the bare base: 0.091 against 0.129
@@ -403,7 +408,7 @@ def test_the_start_is_chosen_over_rolling_blocks_not_the_validation_part_alone()
     assert metrics.mase(y[later], ridge, scale) < 0.8 * metrics.mase(y[later], seasonal, scale)
 
 
-def test_a_ridge_start_races_when_ahead_on_validation_or_clearly_ahead_on_the_rolling_blocks():
+def test_a_ridge_start_races_when_ahead_on_validation_or_clearly_ahead_on_the_choice_blocks():
     import model.train as pipeline
 
     def start(penalty, val_mase, score):
