@@ -589,7 +589,10 @@ def _worth_a_race(best: _Candidate, bare: _Candidate) -> bool:
 
 
 def _blocks_ratio(candidate: _Candidate) -> float:
-    """A start's score over the choice blocks per unit of its score on the validation part."""
+    """A start's score over the choice blocks per unit of its score on the validation part (1 when
+    that is 0: a validation part the start forecasts exactly, a flat stretch)."""
+    if not candidate.val_mase > 0:
+        return 1.0
     ratio = candidate.score / candidate.val_mase
     return ratio if np.isfinite(ratio) and ratio > 0 else 1.0
 

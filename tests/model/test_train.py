@@ -419,3 +419,6 @@ def test_a_ridge_start_races_when_ahead_on_validation_or_clearly_ahead_on_the_ch
     assert pipeline._worth_a_race(start(1.0, 3.80, 5.00), bare)  # ahead on validation: races, as it always did
     assert not pipeline._worth_a_race(start(1.0, 4.06, 4.57), bare)  # 4% ahead on the blocks only (the ECG)
     assert pipeline._worth_a_race(start(1e-5, 0.0975, 0.079), start(float("inf"), 0.0852, 0.158))  # Seattle
+    # the race weighs a run's validation score by its start's blocks score per validation score
+    assert pipeline._blocks_ratio(start(1e-5, 0.0975, 0.079)) == pytest.approx(0.079 / 0.0975)
+    assert pipeline._blocks_ratio(start(1e-5, 0.0, 0.2)) == 1.0  # a flat validation part forecast exactly
