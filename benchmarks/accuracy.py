@@ -129,16 +129,13 @@ def main() -> None:
             continue
         results.append(run_case(name, overrides, args.origins))
         print(table(results[-1:]), flush=True)
-    name = "accuracy" if args.origins == 1 else f"accuracy_origins{args.origins}"
+    # Several origins get their own files: report.sh puts only accuracy.md into RESULTS.md.
+    out = "accuracy" if args.origins == 1 else f"accuracy_origins{args.origins}"
+    part = ("the test part" if args.origins == 1 else
+            f"the test parts of {args.origins} origins (each trained again on the series before it)")
     OUT.mkdir(exist_ok=True)  # every number of every system (and each origin's), beside the table
-    (OUT / f"{name}.json").write_text(json.dumps(results, indent=1))
-    if args.origins == 1:
-        save("accuracy", f"MASE on the test part, non-overlapping windows; torch threads {args.threads}.\n\n"
-             + table(results))
-    else:  # not the table report.sh puts into RESULTS.md
-        save(f"accuracy_origins{args.origins}",
-             f"MASE on the test parts of {args.origins} origins (each trained again on the series before it), "
-             f"non-overlapping windows; torch threads {args.threads}.\n\n" + table(results))
+    (OUT / f"{out}.json").write_text(json.dumps(results, indent=1))
+    save(out, f"MASE on {part}, non-overlapping windows; torch threads {args.threads}.\n\n" + table(results))
 
 
 if __name__ == "__main__":

@@ -196,18 +196,22 @@ def _choose(config: ModelConfig, x: np.ndarray, y: np.ndarray, train_rows: np.nd
         scores = [metrics.mase(y[rows, :, :n], f, mase_scale) for (_, rows), f in zip(blocks, forecasts, strict=True)]
         return float(np.mean(scores))
 
+    fit_blocks = [(fit_rows[_evenly(slice(0, len(fit_rows)), MAX_RIDGE_WINDOWS)], rows) for fit_rows, rows in blocks]
     for s_rank, scaling in enumerate(scalings):
         scaler = fit_scaler(train_values, scaling)
+        # Per block, the windows a ridge is fitted on and those it is scored on, scaled once for every base.
+        blocks_scaled = []
+        for fit_rows, rows in fit_blocks:
+            xs_fit, _, scale_fit = scale_inputs(x[fit_rows], scaler)
+            xs, _, scale = scale_inputs(x[rows], scaler)
+            blocks_scaled.append((fit_rows, xs_fit, scale_fit, rows, xs, scale))
         best_of_base: dict[str, tuple[_Candidate, list[np.ndarray]]] = {}  # base -> its best ridge, forecasts
         for b_rank, base in enumerate(_bases(config)):
             trial = ModelConfig.from_dict({**config.to_dict(), "base": base})
             fitted = []  # per block: its ridge, and its scored windows' scaled inputs, base forecast, scale
-            for fit_rows, rows in blocks:
-                fit_rows = fit_rows[_evenly(slice(0, len(fit_rows)), MAX_RIDGE_WINDOWS)]
-                xs_fit, _, scale_fit = scale_inputs(x[fit_rows], scaler)
+            for fit_rows, xs_fit, scale_fit, rows, xs, scale in blocks_scaled:
                 target = (y[fit_rows, :, :n] - base_forecast(x[fit_rows, :, :n], trial)) / scale_fit[:, None, :n]
                 ridge = Ridge(xs_fit.reshape(len(xs_fit), -1), target.reshape(len(target), -1))
-                xs, _, scale = scale_inputs(x[rows], scaler)
                 fitted.append((ridge, xs.reshape(len(xs), -1), base_forecast(x[rows, :, :n], trial), scale))
             for penalty in penalties:
                 forecasts = []
