@@ -123,7 +123,8 @@ def _pooled(folds: list[tuple[dict[str, Any], WindowForecasts, np.ndarray]]) -> 
         actual=np.concatenate([f[1].actual for f in folds]),
         forecasts={s: np.concatenate([f[1].forecasts[s] for f in folds]) for s in systems},
         half_widths={level: np.concatenate([f[1].half_widths[level] for f in folds])
-                     for level in folds[0][1].half_widths})
+                     for level in folds[0][1].half_widths},
+        guarded=None if any(f[1].guarded is None for f in folds) else np.concatenate([f[1].guarded for f in folds]))
     # (N, 1, T): each window's MASE scale, broadcast over its horizon
     scale = np.concatenate([np.broadcast_to(np.atleast_1d(f[2]), (len(f[1].actual), 1, windows.actual.shape[2]))
                             for f in folds])
@@ -208,6 +209,9 @@ def format_backtest(result: dict[str, Any]) -> str:
         lines.append(f"{'coverage':>15}  " + "  ".join(
             f"{k}%: {v:.3f}" + (f" (90% interval {bounds[k][0]:.3f}..{bounds[k][1]:.3f})" if k in bounds else "")
             for k, v in result["coverage"].items()))
+    if result.get("guarded"):
+        lines.append(f"{'guard':>15}  {result['guarded']} of {result['windows']} windows spread wider than any "
+                     "training window: they got the base and the linear skip only")
     for i, fold in enumerate(folds, 1):
         best = min((s for s in fold["versus"]), key=lambda s: fold[s]["mase"])
         lines.append(f"origin {i}: first {fold['rows']} rows, {fold['windows']} windows: model MASE "

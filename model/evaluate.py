@@ -30,6 +30,7 @@ class WindowForecasts:
     actual: np.ndarray  # (N, H, T)
     forecasts: dict[str, np.ndarray]  # system -> (N, H, T): "model", "naive", "seasonal_naive"
     half_widths: dict[int, np.ndarray]  # interval level -> (N, H, T) half-widths of the model's bands
+    guarded: np.ndarray | None = None  # (N,) the windows the guard gave the base and linear part only
 
 
 def window_forecasts(predictor: Predictor, series: Series, starts: slice | None = None, batch: int = 1024,
@@ -40,9 +41,11 @@ def window_forecasts(predictor: Predictor, series: Series, starts: slice | None 
     n_targets = len(config.targets)
     x, y, rows = forecast_windows(series, config.input_size, config.horizon, starts)
     x, y, rows = x[::stride], y[::stride], rows[::stride]
-    parts = [predictor.forecast_array(x[i : i + batch]) for i in range(0, len(x), batch)]
+    parts = [predictor.guarded_forecast(x[i : i + batch]) for i in range(0, len(x), batch)] or [
+        (np.zeros((0, config.horizon, n_targets), np.float32), np.zeros((0, n_targets), np.float32), np.zeros(0, bool))]
     forecast = np.concatenate([p[0] for p in parts])
     volatility = np.concatenate([p[1] for p in parts])
+    guarded = np.concatenate([p[2] for p in parts])
     naive = metrics.naive_forecast(x[:, :, :n_targets], config.horizon)
     # The seasonal baseline may look further back than the window: read it from the series itself.
     m = config.season_length or 1
@@ -50,7 +53,8 @@ def window_forecasts(predictor: Predictor, series: Series, starts: slice | None 
     seasonal = metrics.seasonal_naive_forecast(series.values[back][:, :, :n_targets], config.horizon, m)
     half: dict[int, np.ndarray] = {level: predictor.quantiles[level][None] * volatility[:, None, :]
                                    for level in (80, 95) if level in predictor.quantiles}
-    return WindowForecasts(y[:, :, :n_targets], {"model": forecast, "naive": naive, "seasonal_naive": seasonal}, half)
+    return WindowForecasts(y[:, :, :n_targets], {"model": forecast, "naive": naive, "seasonal_naive": seasonal}, half,
+                           guarded)
 
 
 def evaluate_forecaster(
@@ -67,6 +71,8 @@ def score(test: WindowForecasts, mase_scale: np.ndarray) -> dict[str, Any]:
                               "mase_scale": [float(v) for v in np.atleast_1d(mase_scale)]}
     for system, forecast in test.forecasts.items():
         result[system] = metrics.regression_metrics(test.actual, forecast, mase_scale)
+    if test.guarded is not None:
+        result["guarded"] = int(test.guarded.sum())
     if test.half_widths:
         result["coverage"] = {str(level): float(inside.mean()) for level, inside in inside_bands(test).items()}
     return result

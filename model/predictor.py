@@ -18,19 +18,27 @@ INTERVAL_LEVELS = [50, 80, 90, 95, 99]
 # (ECG 6,137 forecasts/s at 64, 4,915 at 256, 4,581 at 1,024); an H100 keeps gaining up to 4,096
 # (stock 1.03 M at 1,024, 1.76 M at 4,096, 1.98 M at 16,384; ECG 669 k, 786 k, 778 k).
 DEVICE_CHUNK = {"cpu": 64, "cuda": 4096}
+# A window whose scaled inputs spread wider than this many times the widest training window, in any
+# feature, is outside what the GRU has seen: it gets the base and the linear skip only (the guard).
+# The margin leaves room for the new maxima any later stretch brings (no bundled validation or test
+# window passes it) while an ECG motion artifact, 2-4x the training spread, does (benchmarks/RESULTS.md).
+GUARD_MARGIN = 1.25
 
 
 @dataclass
 class Forecasts:
     mean: np.ndarray  # (N, H, T) in the series' units
     intervals: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # level -> (lower, upper)
+    guarded: np.ndarray | None = None  # (N,) the windows the guard kept from the GRU (Predictor.outside)
 
     def split(self, sizes: list[int]) -> list[Forecasts]:
         """Consecutive blocks of sizes[0], sizes[1], ... windows (views, no copies)."""
         bounds = np.cumsum(sizes)[:-1]
         means = np.split(self.mean, bounds)
         bands = {level: (np.split(lo, bounds), np.split(hi, bounds)) for level, (lo, hi) in self.intervals.items()}
-        return [Forecasts(mean, {level: (lo[i], hi[i]) for level, (lo, hi) in bands.items()})
+        guarded = None if self.guarded is None else np.split(self.guarded, bounds)
+        return [Forecasts(mean, {level: (lo[i], hi[i]) for level, (lo, hi) in bands.items()},
+                          None if guarded is None else guarded[i])
                 for i, mean in enumerate(means)]
 
 
@@ -47,6 +55,9 @@ class Predictor:
     # the training part's mean |x[t] - x[t - lag]| (model/train.py). None: the scaler's lag-1 floor
     # (versions saved before it was stored).
     floor: list[float] | None = None
+    # The widest spread (standard deviation over the window of the scaled inputs) of any training
+    # window, per feature; None: no guard (versions saved before it was stored, classifiers).
+    spread: list[float] | None = None
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     chunk: int = 0  # most windows per forward pass (0 = the device's best, DEVICE_CHUNK)
 
@@ -69,12 +80,39 @@ class Predictor:
                 out = torch.cat([self.net(part.to(self.device)) for part in torch.split(tensor, chunk)])
         return np.asarray(out.float().cpu().numpy())
 
+    def linear_output(self, scaled: np.ndarray) -> np.ndarray:
+        """(N, L, F) scaled -> (N, H, T): the linear skip's part of the correction alone (0 without one)."""
+        n, horizon = len(self.config.targets), self.config.horizon
+        if self.net.skip is None:
+            return np.zeros((len(scaled), horizon, n), np.float32)
+        with torch.inference_mode():
+            out = self.net.skip(torch.from_numpy(scaled).flatten(1).to(self.device))
+        return np.asarray(out.float().cpu().numpy()).reshape(len(scaled), horizon, n)
+
+    def outside(self, scaled: np.ndarray) -> np.ndarray:
+        """(N, L, F) scaled -> (N,) bool: the windows that spread wider than GUARD_MARGIN x the widest
+        training window in some feature. A GRU fed such a window extrapolates without bound (an ECG
+        motion artifact: errors of 42 naive steps where naive made 1), a linear map in proportion."""
+        if self.spread is None:
+            return np.zeros(len(scaled), bool)
+        limit = GUARD_MARGIN * np.asarray(self.spread, np.float32)
+        return np.asarray((scaled.std(axis=1) > limit).any(axis=1))
+
     def forecast_array(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N, L, F) -> forecasts (N, H, T) in units, and each window's interval unit (N, T)."""
+        mean, unit, _ = self.guarded_forecast(windows)
+        return mean, unit
+
+    def guarded_forecast(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """forecast_array, and which windows (N,) the guard kept from the GRU."""
         n = len(self.config.targets)
         scaled, _, scale = scale_inputs(windows, self.scaler)
-        mean = np.asarray(self.base(windows) + self.network_output(scaled) * scale[:, None, :n])
-        return mean, self.interval_unit(windows)
+        correction = self.network_output(scaled)
+        wild = self.outside(scaled)
+        if wild.any():
+            correction[wild] = self.linear_output(scaled[wild])
+        mean = np.asarray(self.base(windows) + correction * scale[:, None, :n])
+        return mean, self.interval_unit(windows), wild
 
     def interval_unit(self, windows: np.ndarray) -> np.ndarray:
         """(N, L, F) -> (N, T): the window's volatility ** exponent, what the stored quantiles multiply."""
@@ -84,13 +122,13 @@ class Predictor:
 
     def predict(self, windows: np.ndarray, levels: tuple[int, ...] = ()) -> Forecasts:
         """One forward pass for (N, L, F) raw windows: means and interval bounds, each (N, H, T)."""
-        mean, vol = self.forecast_array(windows.astype(np.float32, copy=False))
+        mean, vol, guarded = self.guarded_forecast(windows.astype(np.float32, copy=False))
         bands = {}
         for level in levels:
             # Normalized conformal: a calm window gets a narrow band, a wild one a wide band.
             half = self.quantiles[level][None] * vol[:, None, :]  # (N, H, T)
             bands[level] = (mean - half, mean + half)
-        return Forecasts(mean=mean, intervals=bands)
+        return Forecasts(mean=mean, intervals=bands, guarded=guarded)
 
     def classify(self, windows: np.ndarray) -> np.ndarray:
         """One forward pass for (N, L, F) raw windows: class probabilities (N, C)."""
@@ -101,6 +139,11 @@ class Predictor:
         self.net.to(device)
         self.device = device
         return self
+
+
+def training_spread(scaled: np.ndarray) -> list[float]:
+    """(N, L, F) scaled training windows -> per feature, the widest window's spread (Predictor.outside)."""
+    return [float(v) for v in scaled.std(axis=1).max(axis=0)]
 
 
 def base_lag(config: ModelConfig) -> int:

@@ -18,7 +18,7 @@ from model.evaluate import class_windows, evaluate_classifier, evaluate_forecast
 from model.fit import CancelCheck, EpochReport, Progress, choose_device, fit, learning_rate
 from model.linear import PENALTIES, Ridge
 from model.network import GRUNet
-from model.predictor import Predictor, base_forecast, base_lag, base_shift, conformal_quantiles
+from model.predictor import Predictor, base_forecast, base_lag, base_shift, conformal_quantiles, training_spread
 from model.scaling import SCALINGS, fit_scaler, scale_inputs, step_floor
 from model.season import resolve_season, season_from_frequency
 from model.windows import DataError, Series, Split, make_windows, prepare_series, split_windows
@@ -408,6 +408,7 @@ def _train_forecaster(series: Series, config: ModelConfig, split: Split, train_c
     if pair is not None:
         predictor, chosen = pair, runs[0].candidate  # the ridge start's skip is refitted
     predictor.to(choose_device("cpu"))
+    predictor.spread = _training_spread(predictor, x, split.train)
     val_score = _val_mase(predictor, x, y, val_rows, mase_scale)
     if not np.isfinite(val_score):
         raise DataError("training gave non-finite forecasts on the validation part: the values are too large "
@@ -459,6 +460,13 @@ def _train_forecaster(series: Series, config: ModelConfig, split: Split, train_c
               "lr": learning_rate(len(train_rows), train_config)}
     return _artifact(predictor, series, train_config, winner.history, test, mase_scale=mase_scale.tolist(),
                      choice=choice, validation=validation)
+
+
+def _training_spread(predictor: Predictor, x: np.ndarray, part: slice, chunk: int = 8192) -> list[float]:
+    """The guard's reference (Predictor.outside): every training window's spread, the widest per feature."""
+    widest = [training_spread(scale_inputs(x[start: min(start + chunk, part.stop)], predictor.scaler)[0])
+              for start in range(part.start, part.stop, chunk)]
+    return [float(v) for v in np.max(widest, axis=0)]
 
 
 # Chronological blocks of windows the interval exponent compares (their medians, so one wild window

@@ -129,3 +129,17 @@ def test_a_version_saved_before_the_interval_floor_keeps_its_bands(stock_artifac
     (tmp_path / "v1" / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ArtifactError, match="cannot rebuild"):
         load_artifact(tmp_path / "v1")
+
+
+def test_the_guard_spread_round_trips_and_an_older_version_loads_without_a_guard(stock_artifact, tmp_path):
+    from model.artifact import load_artifact
+
+    save_artifact(stock_artifact, tmp_path / "v1")
+    assert load_artifact(tmp_path / "v1").predictor.spread == pytest.approx(stock_artifact.predictor.spread)
+    manifest = json.loads((tmp_path / "v1" / "manifest.json").read_text())
+    del manifest["training_spread"]
+    (tmp_path / "v1" / "manifest.json").write_text(json.dumps(manifest))
+    loaded = load_artifact(tmp_path / "v1").predictor
+    zigzag = np.where(np.arange(30) % 2, 1e6, -1e6).astype(np.float32).reshape(1, 30, 1)  # scaled, wider than any
+    assert stock_artifact.predictor.outside(zigzag).all()
+    assert loaded.spread is None and not loaded.outside(zigzag).any()

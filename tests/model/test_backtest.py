@@ -132,3 +132,16 @@ def test_too_many_origins_are_refused_with_the_reason():
     config.horizon = 20  # the earliest cut's 9 validation rows hold no 20-step horizon
     with pytest.raises(DataError, match="7 origins leave the earliest 90 rows: .*validation.*fewer origins"):
         backtest(frame, config, train_config, time_column, statistical=False, origins=7)
+
+
+def test_the_backtest_counts_the_windows_the_guard_caught():
+    """A real price series whose provider switched to cents in the test part: the windows that hold
+    the jump spread wider than any training window."""
+    frame, config, train_config, time_column = small_stock()
+    clean = backtest(frame, config, train_config, time_column, statistical=False)
+    assert clean["guarded"] == 0 and "guard" not in format_backtest(clean)
+    gapped = frame.copy()
+    gapped.loc[gapped.index[850:], "close"] *= 100
+    result = backtest(gapped, config, train_config, time_column, statistical=False)
+    assert 1 <= result["guarded"] <= result["windows"]
+    assert f"{result['guarded']} of {result['windows']} windows spread wider" in format_backtest(result)

@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 
@@ -78,3 +80,51 @@ def test_the_chunk_defaults_to_the_device_best():
     from model.predictor import DEVICE_CHUNK
 
     assert DEVICE_CHUNK["cpu"] < DEVICE_CHUNK["cuda"]  # measured: 64 on a CPU thread, large on a GPU
+
+
+def _jump(window: np.ndarray, size: float) -> np.ndarray:
+    """The window with a level shift of `size` halfway: the spread of a market gap or a motion artifact."""
+    out = window.copy()
+    out[:, out.shape[1] // 2 :, 0] += size
+    return out
+
+
+def test_the_guard_gives_a_window_wider_than_any_training_window_the_base_and_skip_only(stock_artifact):
+    from model.datasets import DATASETS
+    from model.predictor import GUARD_MARGIN
+    from model.scaling import scale_inputs
+
+    p = stock_artifact.predictor
+    assert p.spread is not None and len(p.spread) == len(p.config.features)
+    close = DATASETS["stock"].load()["close"].to_numpy(np.float32)
+    calm = close[:30].reshape(1, 30, 1)  # the first training window
+    wild = _jump(calm, 40 * float(np.abs(np.diff(calm[0, :, 0])).mean()))
+    windows = np.concatenate([calm, wild])
+    scaled, _, scale = scale_inputs(windows, p.scaler)
+    spread = scaled.std(axis=1)[:, 0]
+    assert spread[0] <= p.spread[0] < GUARD_MARGIN * p.spread[0] < spread[1]
+    assert p.outside(scaled).tolist() == [False, True]
+
+    guarded, _ = p.forecast_array(windows)
+    full = p.base(windows) + p.network_output(scaled) * scale[:, None, :1]
+    linear = p.base(windows) + p.linear_output(scaled) * scale[:, None, :1]
+    np.testing.assert_allclose(guarded[0], full[0], rtol=1e-6)
+    np.testing.assert_allclose(guarded[1], linear[1], rtol=1e-6)
+    assert np.abs(full[1] - linear[1]).max() > 1e-3  # the GRU said something the guard overrode
+
+    p_unguarded = copy.copy(p)
+    p_unguarded.spread = None  # versions saved before the guard
+    np.testing.assert_allclose(p_unguarded.forecast_array(windows)[0], full, rtol=1e-6)
+
+
+def test_no_training_window_is_outside_the_guard(stock_artifact):
+    from model.datasets import DATASETS
+    from model.scaling import scale_inputs
+    from model.windows import make_windows
+
+    p = stock_artifact.predictor
+    close = DATASETS["stock"].load()["close"].to_numpy(np.float32)[:, None]
+    x, _ = make_windows(close[: stock_artifact.manifest.rows // 2], 30, 5)  # within the training part
+    scaled = scale_inputs(x, p.scaler)[0]
+    assert not p.outside(scaled).any()
+    assert scaled.std(axis=1).max() <= p.spread[0] + 1e-5
