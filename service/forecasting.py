@@ -157,9 +157,12 @@ def build_forecasts(config: ModelConfig, body: ForecastRequest, results: list[Fo
     bands = {str(level): (_listed(np.concatenate([r.intervals[level][0] for r in results])[:, :horizon]),
                           _listed(np.concatenate([r.intervals[level][1] for r in results])[:, :horizon]))
              for level in body.levels}
+    guarded = np.concatenate([np.zeros(len(r.mean), bool) if r.guarded is None else r.guarded
+                              for r in results]).tolist()
     out = []
     for i, series in enumerate(body.series):
         timestamps = _future(config, series.timestamps, horizon, i) if series.timestamps else None
         intervals = {level: {"lower": lo[i], "upper": hi[i]} for level, (lo, hi) in bands.items()}
-        out.append({"id": series.id, "mean": mean[i], "timestamps": timestamps, "intervals": intervals})
+        out.append({"id": series.id, "mean": mean[i], "timestamps": timestamps, "intervals": intervals,
+                    "guarded": guarded[i]})
     return out

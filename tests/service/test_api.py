@@ -40,6 +40,21 @@ def test_stock_forecast_in_units_with_future_timestamps_and_intervals(client):
     assert all(a95 <= a80 and b95 >= b80 for a95, a80, b95, b80 in zip(lo95, lo80, hi95, hi80, strict=True))
 
 
+def test_a_window_wider_than_any_training_window_is_answered_without_the_gru_and_says_so(client):
+    """Prices switched to cents halfway through the window: the bundled stock model never saw such a
+    jump, so the answer is its base and linear part, flagged; the ordinary window beside it is not."""
+    cents = STOCK[100:115] + [v * 100 for v in STOCK[115:130]]
+    body = {"series": [{"values": STOCK[100:130]}, {"values": cents}], "levels": [80]}
+    r = client.post("/v1/models/stock/forecast", json=body)
+    assert r.status_code == 200, r.text
+    plain, jumped = r.json()["forecasts"]
+    assert plain["guarded"] is False and jumped["guarded"] is True
+    band = jumped["intervals"]["80"]
+    assert all(np.isfinite(jumped["mean"]))
+    assert all(lo < m < hi for lo, m, hi in zip(band["lower"], jumped["mean"], band["upper"], strict=True))
+    assert all(abs(v - STOCK[129] * 100) < 0.2 * STOCK[129] * 100 for v in jumped["mean"])  # near the last price
+
+
 def test_a_series_gets_the_same_forecast_alone_and_inside_a_batch(client):
     alone = client.post("/v1/models/stock/forecast", json=stock_body(1)).json()["forecasts"][0]["mean"]
     batch = client.post("/v1/models/stock/forecast", json=stock_body(64)).json()["forecasts"]

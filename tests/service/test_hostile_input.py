@@ -147,14 +147,14 @@ def test_non_finite_forecasts_are_never_serialised(client, monkeypatch):
 
     from model.predictor import Predictor
 
-    original = Predictor.forecast_array
+    original = Predictor.guarded_forecast
 
     def broken(self, windows):
-        mean, vol = original(self, windows)
+        mean, vol, guarded = original(self, windows)
         mean[0, 0, 0] = np.nan
-        return mean, vol
+        return mean, vol, guarded
 
-    monkeypatch.setattr(Predictor, "forecast_array", broken)
+    monkeypatch.setattr(Predictor, "guarded_forecast", broken)
     r = client.post("/v1/models/stock/forecast", json={"series": [{"values": CLOSES[:30]}], "levels": [80]})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "series[0]" and "not finite" in r.text
 
