@@ -93,6 +93,8 @@ class SeriesEvaluation(BaseModel):
     naive: SystemMetrics
     seasonal_naive: SystemMetrics
     coverage: dict[str, float] | None = Field(None, description="share of actual values inside the 80% and 95% bands")
+    guarded: int = Field(0, description="windows spread wider than any the model trained on, answered by its base "
+                         "and linear part without the GRU")
 
 
 class EvaluateResponse(BaseModel):

@@ -137,7 +137,10 @@ def test_evaluate_reports_model_beside_baselines(client):
     assert r.status_code == 200, r.text
     result = r.json()["results"][0]
     assert result["windows"] == 200 - 30 - 5 + 1
-    assert set(result) >= {"model", "naive", "seasonal_naive"}
+    assert set(result) >= {"model", "naive", "seasonal_naive"} and result["guarded"] == 0
+    cents = STOCK[-200:-100] + [v * 100 for v in STOCK[-100:]]  # the windows that hold the switch are guarded
+    assert 1 <= client.post("/v1/models/stock/evaluate", json={"series": [{"values": cents}]}).json()[
+        "results"][0]["guarded"] <= 30
     r = client.post("/v1/models/stock/evaluate", json={"series": [{"values": STOCK[:20]}]})
     assert r.status_code == 422 and "too short" in r.json()["detail"]
 
