@@ -74,6 +74,8 @@ async def _plot(request: Request, name: str, version: str | None, body: Forecast
 
     bands = {int(level): (first(band["lower"]), first(band["upper"])) for level, band in forecast["intervals"].items()}
     title = f"{name} {loaded.version}: {config.targets[0]}, next {horizon} steps"
+    if forecast["guarded"]:  # the answer is the base and linear part (README "How a forecaster is trained", 7)
+        title += " (guarded: wider than any training window, no GRU)"
     svg = render(title, history[-count:], first(forecast["mean"]), bands,
                  series.timestamps[-count:] if series.timestamps else None, forecast["timestamps"],
                  unit=config.targets[0])

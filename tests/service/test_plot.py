@@ -45,6 +45,9 @@ def test_post_draws_the_series_sent(client):
     assert first.status_code == second.status_code == 200 and first.text != second.text
     r = client.post("/v1/models/stock/plot.svg?series=2", json=body)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "series"
+    assert "guarded" not in first.text
+    cents = CLOSES[100:115] + [v * 100 for v in CLOSES[115:130]]  # wider than any training window
+    assert "(guarded: " in client.post("/v1/models/stock/plot.svg", json={"series": [{"values": cents}]}).text
 
 
 def test_plot_refuses_what_forecast_refuses(client):
