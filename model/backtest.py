@@ -22,7 +22,7 @@ from model.evaluate import WindowForecasts, inside_bands, score, window_forecast
 from model.fit import CancelCheck, Progress
 from model.significance import coverage_interval, diebold_mariano
 from model.train import train
-from model.windows import DataError, Series, prepare_series, split_windows
+from model.windows import DataError, Series, parse_timestamps, prepare_series, split_windows
 
 # The statistical models see at most this many points before each forecast origin: AutoARIMA on
 # 100,000 ECG samples would take longer than the whole GRU, and older points change little.
@@ -67,15 +67,9 @@ def backtest(
         raise DataError("backtest scores forecasters; evaluate a classifier with `gru-forecast evaluate`")
     if origins < 1:
         raise DataError(f"origins must be 1 or more, not {origins}")
-    step = int(round(len(frame) * train_config.test_fraction))
-    if origins > 1 and step < 1:
-        raise DataError("several origins need a test part: test_fraction is 0")
-    if len(frame) - (origins - 1) * step < 1:
-        raise DataError(f"{origins} origins, each {step} rows (test_fraction) before the next, need more than "
-                        f"{len(frame)} rows; ask for fewer origins")
-    folds = []
+    cuts, folds = _cuts(frame, config, train_config, time_column, origins), []
     for k in reversed(range(origins)):  # oldest first, so the pooled windows stay in time order
-        cut = frame.iloc[: len(frame) - k * step]
+        cut = cuts[k]
         try:
             folds.append(_one_origin(cut, config, train_config, time_column, statistical, progress,
                                      should_cancel, others))
@@ -87,6 +81,30 @@ def backtest(
     if origins == 1:
         return folds[0][0]
     return _pooled(folds)
+
+
+def _cuts(frame: pd.DataFrame, config: ModelConfig, train_config: TrainConfig, time_column: str | None,
+          origins: int) -> list[pd.DataFrame]:
+    """Each origin's frame, newest (the whole frame) first, each one test part shorter than the one
+    before. The test part is counted in the rows training sees: with `interpolate`, a time the file
+    skips is a row there. Steps counted in file rows could be shorter than a test part counted in
+    filled rows, and neighbouring origins would forecast some rows twice; so the step is counted in
+    filled rows, and each cut is made at the time of its filled row."""
+    if origins == 1:
+        return [frame]
+    series = prepare_series(frame, copy.deepcopy(config), time_column, train_config.interpolate)
+    rows = len(series.values)
+    step = int(round(rows * train_config.test_fraction))
+    if step < 1:
+        raise DataError("several origins need a test part: test_fraction is 0")
+    if rows - (origins - 1) * step < 1:
+        raise DataError(f"{origins} origins, each {step} rows (test_fraction) before the next, need more than "
+                        f"{rows} rows; ask for fewer origins")
+    if rows == len(frame):
+        return [frame.iloc[: rows - k * step] for k in range(origins)]
+    assert time_column is not None  # only timestamps make missing rows to fill
+    times = parse_timestamps(pd.Index(frame[time_column]), time_column)
+    return [frame[times <= series.index[rows - k * step - 1]] for k in range(origins)]
 
 
 def _one_origin(frame: pd.DataFrame, config: ModelConfig, train_config: TrainConfig, time_column: str | None,

@@ -145,3 +145,19 @@ def test_the_backtest_counts_the_windows_the_guard_caught():
     result = backtest(gapped, config, train_config, time_column, statistical=False)
     assert 1 <= result["guarded"] <= result["windows"]
     assert f"{result['guarded']} of {result['windows']} windows spread wider" in format_backtest(result)
+
+
+def test_origins_are_cut_in_the_rows_training_sees_when_missing_times_are_filled():
+    """Real hourly temperatures with the hours a logger dropped: `interpolate` fills them, so each
+    origin's test part is counted in filled rows, and neighbouring origins share no window."""
+    d = DATASETS["sf-temps"]
+    config = ModelConfig.from_dict({**d.model.to_dict(), "input_size": 24, "horizon": 6, "hidden_size": 8})
+    frame = d.load().iloc[:1200]
+    dropped = frame.drop(index=[900, 1001, 1002, 1003, 1100, 1150]).reset_index(drop=True)  # 6 hours missing
+    train_config = TrainConfig(epochs=1, interpolate=True)
+    result = backtest(dropped, config, train_config, d.time_column, statistical=False, origins=3)
+    step = round(1200 * train_config.test_fraction)
+    assert [o["rows"] for o in result["origins"]] == [1200 - 2 * step, 1200 - step, 1200]  # filled rows
+    for older, newer in zip(result["origins"], result["origins"][1:], strict=False):
+        test_start = newer["rows"] - round(newer["rows"] * train_config.test_fraction)
+        assert older["rows"] <= test_start  # the older test part ends where the newer one begins
