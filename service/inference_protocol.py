@@ -140,8 +140,10 @@ def encode_response(model_name: str, model_version: str, outputs: list[tuple[str
     described: list[dict[str, Any]] = []
     chunks: list[bytes] = []
     for name, array in outputs:
-        array = np.ascontiguousarray(array, dtype="<f4")
-        tensor: dict[str, Any] = {"name": name, "datatype": "FP32", "shape": list(array.shape)}
+        # Numbers go out as FP32, flags (GUARDED) as BOOL: one byte each in binary, true/false in JSON.
+        flags = array.dtype == np.bool_
+        array = np.ascontiguousarray(array, dtype=np.bool_ if flags else "<f4")
+        tensor: dict[str, Any] = {"name": name, "datatype": "BOOL" if flags else "FP32", "shape": list(array.shape)}
         if request.wants_binary(name):
             data = array.tobytes()
             tensor["parameters"] = {"binary_data_size": len(data)}

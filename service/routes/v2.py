@@ -3,8 +3,9 @@
 A forecaster takes one input, `INPUT` [-1, input_size, features] FP32 (the model's features in
 metadata order: targets, then covariates; a longer window is cut to its last input_size steps), and
 gives `FORECAST` [-1, horizon, targets] plus `LOWER_<level>` / `UPPER_<level>` for every interval
-level it stores. A classifier gives `PROBABILITIES` [-1, classes]. Errors are {"error": "..."}
-(service/errors.py picks that form for every /v2 path).
+level it stores, and `GUARDED` [-1] BOOL: which series spread wider than any training window and
+got the base and linear part without the GRU. A classifier gives `PROBABILITIES` [-1, classes].
+Errors are {"error": "..."} (service/errors.py picks that form for every /v2 path).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from service.settings import Settings
 
 router = APIRouter(tags=["open inference protocol (v2)"])
 INPUT = "INPUT"
+GUARDED = "GUARDED"  # [-1] BOOL: the series whose window the guard kept from the GRU (v1's "guarded")
 
 
 def _version(version: str | None) -> str | None:
@@ -43,7 +45,8 @@ def _version(version: str | None) -> str | None:
 def output_names(config: ModelConfig) -> list[str]:
     if config.task == "classify":
         return ["PROBABILITIES"]
-    return ["FORECAST"] + [f"{side}_{level}" for level in INTERVAL_LEVELS for side in ("LOWER", "UPPER")]
+    return (["FORECAST"] + [f"{side}_{level}" for level in INTERVAL_LEVELS for side in ("LOWER", "UPPER")]
+            + [GUARDED])
 
 
 def metadata(registry: Registry, loaded: LoadedModel) -> dict[str, Any]:
@@ -53,7 +56,8 @@ def metadata(registry: Registry, loaded: LoadedModel) -> dict[str, Any]:
         outputs = [{"name": "PROBABILITIES", "datatype": "FP32", "shape": [-1, len(config.classes or [])]}]
     else:
         shape = [-1, config.horizon, len(config.targets)]
-        outputs = [{"name": name, "datatype": "FP32", "shape": shape} for name in output_names(config)]
+        outputs = [{"name": name, "datatype": "FP32", "shape": shape} for name in output_names(config)
+                   if name != GUARDED] + [{"name": GUARDED, "datatype": "BOOL", "shape": [-1]}]
     return {"name": loaded.name, "versions": store.versions(registry.root, loaded.name), "platform": "pytorch_gru",
             "inputs": inputs, "outputs": outputs,
             "parameters": {"version": loaded.version, "task": config.task, "features": config.features,
@@ -178,10 +182,12 @@ def _outputs(config: ModelConfig, wanted: list[str], results: list[Any]) -> list
     forecasts: list[Forecasts] = results
     mean = np.concatenate([r.mean for r in forecasts])
     arrays = {"FORECAST": mean}
-    for level in {int(n.split("_")[1]) for n in wanted if n != "FORECAST"}:
+    for level in {int(n.split("_")[1]) for n in wanted if n.startswith(("LOWER_", "UPPER_"))}:
         arrays[f"LOWER_{level}"] = np.concatenate([r.intervals[level][0] for r in forecasts])
         arrays[f"UPPER_{level}"] = np.concatenate([r.intervals[level][1] for r in forecasts])
-    finite = np.all([np.isfinite(arrays[n]).all(axis=(1, 2)) for n in wanted], axis=0)
+    finite = np.all([np.isfinite(arrays[n]).all(axis=(1, 2)) for n in wanted if n != GUARDED] or [True], axis=0)
+    arrays[GUARDED] = np.concatenate([np.zeros(len(r.mean), bool) if r.guarded is None else r.guarded
+                                      for r in forecasts])
     if not finite.all():
         raise Problem(400, f"{INPUT}[{int(np.argmin(finite))}]: the model's forecast is not finite for these values "
                       "(far outside what it was trained on)")

@@ -85,6 +85,20 @@ def test_every_output_in_binary_when_none_are_named(triton):
     assert (result.as_numpy("UPPER_95") >= result.as_numpy("UPPER_80")).all()
 
 
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
+def test_guarded_says_which_series_got_no_gru_as_on_v1(triton, binary):
+    client, url = triton
+    assert {"name": "GUARDED", "datatype": "BOOL", "shape": [-1]} in client.get_model_metadata("stock")["outputs"]
+    windows = stock_windows(2)
+    windows[1, 15:] *= 100  # prices switched to cents halfway through the window
+    result = infer(client, "stock", windows, binary=binary, outputs=("FORECAST", "GUARDED"))
+    assert result.as_numpy("GUARDED").tolist() == [False, True]
+    v1 = v1_forecast(url, "stock", {"series": [{"values": w[:, 0].tolist()} for w in windows]})
+    assert [f["guarded"] for f in v1["forecasts"]] == [False, True]
+    np.testing.assert_allclose(result.as_numpy("FORECAST")[:, :, 0], [f["mean"] for f in v1["forecasts"]], rtol=1e-6)
+    assert infer(client, "stock", windows, binary=binary, outputs=None).as_numpy("GUARDED").tolist() == [False, True]
+
+
 def test_covariates_and_classes_through_v2_equal_v1(triton):
     import httpx
 
