@@ -31,6 +31,10 @@ class Forecasts:
     intervals: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # level -> (lower, upper)
     guarded: np.ndarray | None = None  # (N,) the windows the guard kept from the GRU (Predictor.outside)
 
+    def guarded_mask(self) -> np.ndarray:
+        """(N,) bool: the guarded windows, none when the predictor has no guard (older versions)."""
+        return np.zeros(len(self.mean), bool) if self.guarded is None else self.guarded
+
     def split(self, sizes: list[int]) -> list[Forecasts]:
         """Consecutive blocks of sizes[0], sizes[1], ... windows (views, no copies)."""
         bounds = np.cumsum(sizes)[:-1]

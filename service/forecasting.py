@@ -157,8 +157,7 @@ def build_forecasts(config: ModelConfig, body: ForecastRequest, results: list[Fo
     bands = {str(level): (_listed(np.concatenate([r.intervals[level][0] for r in results])[:, :horizon]),
                           _listed(np.concatenate([r.intervals[level][1] for r in results])[:, :horizon]))
              for level in body.levels}
-    guarded = np.concatenate([np.zeros(len(r.mean), bool) if r.guarded is None else r.guarded
-                              for r in results]).tolist()
+    guarded = np.concatenate([r.guarded_mask() for r in results]).tolist()
     out = []
     for i, series in enumerate(body.series):
         timestamps = _future(config, series.timestamps, horizon, i) if series.timestamps else None

@@ -186,8 +186,7 @@ def _outputs(config: ModelConfig, wanted: list[str], results: list[Any]) -> list
         arrays[f"LOWER_{level}"] = np.concatenate([r.intervals[level][0] for r in forecasts])
         arrays[f"UPPER_{level}"] = np.concatenate([r.intervals[level][1] for r in forecasts])
     finite = np.all([np.isfinite(arrays[n]).all(axis=(1, 2)) for n in wanted if n != GUARDED] or [True], axis=0)
-    arrays[GUARDED] = np.concatenate([np.zeros(len(r.mean), bool) if r.guarded is None else r.guarded
-                                      for r in forecasts])
+    arrays[GUARDED] = np.concatenate([r.guarded_mask() for r in forecasts])
     if not finite.all():
         raise Problem(400, f"{INPUT}[{int(np.argmin(finite))}]: the model's forecast is not finite for these values "
                       "(far outside what it was trained on)")

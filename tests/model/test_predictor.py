@@ -31,6 +31,10 @@ def test_split_gives_each_block_its_own_rows():
     a, b, c = f.split([1, 3, 2])
     assert a.mean.shape == (1, 2, 1) and b.mean[0, 0, 0] == 2 and c.mean[-1, -1, 0] == 11
     assert c.intervals[80][1].shape == (2, 2, 1)
+    assert c.guarded is None and c.guarded_mask().tolist() == [False, False]  # no guard: nothing guarded
+    flagged = Forecasts(f.mean, guarded=np.array([False, True, False, False, True, True]))
+    assert [part.guarded_mask().tolist() for part in flagged.split([1, 3, 2])] == [[False], [True, False, False],
+                                                                                  [True, True]]
 
 
 def test_classify_returns_probabilities():
