@@ -132,3 +132,25 @@ def test_no_training_window_is_outside_the_guard(stock_artifact):
     scaled = scale_inputs(x, p.scaler)[0]
     assert not p.outside(scaled).any()
     assert scaled.std(axis=1).max() <= p.spread[0] + 1e-5
+
+
+def test_the_guard_keeps_the_linear_skip_of_a_served_pair_and_watches_every_feature():
+    """The bundled weather model serves two GRU bodies with one averaged skip; a storm whose rain
+    spreads far wider than any training window (a covariate) is guarded, the temperatures are not."""
+    from model.artifact import load_artifact
+    from model.cli import PRETRAINED
+    from model.datasets import DATASETS
+    from model.scaling import scale_inputs
+
+    p = load_artifact(PRETRAINED / "weather" / "v1").predictor
+    assert p.config.members == 2 and p.net.skip is not None and len(p.spread) == 4
+    frame = DATASETS["weather"].load()
+    window = frame[p.config.features].to_numpy(np.float32)[-28:][None]
+    storm = window.copy()
+    storm[0, ::2, p.config.features.index("precipitation")] += 400.0  # mm a day, every other day
+    windows = np.concatenate([window, storm])
+    mean, _, guarded = p.guarded_forecast(windows)
+    assert guarded.tolist() == [False, True]
+    scaled, _, scale = scale_inputs(windows, p.scaler)
+    np.testing.assert_allclose(mean[1], (p.base(storm) + p.linear_output(scaled[1:]) * scale[1:, None, :1])[0],
+                               rtol=1e-5)
