@@ -41,8 +41,7 @@ def window_forecasts(predictor: Predictor, series: Series, starts: slice | None 
     n_targets = len(config.targets)
     x, y, rows = forecast_windows(series, config.input_size, config.horizon, starts)
     x, y, rows = x[::stride], y[::stride], rows[::stride]
-    parts = [predictor.guarded_forecast(x[i : i + batch]) for i in range(0, len(x), batch)] or [
-        (np.zeros((0, config.horizon, n_targets), np.float32), np.zeros((0, n_targets), np.float32), np.zeros(0, bool))]
+    parts = [predictor.guarded_forecast(x[i : i + batch]) for i in range(0, len(x), batch)]
     forecast = np.concatenate([p[0] for p in parts])
     volatility = np.concatenate([p[1] for p in parts])
     guarded = np.concatenate([p[2] for p in parts])

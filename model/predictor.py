@@ -100,7 +100,7 @@ class Predictor:
         if self.spread is None:
             return np.zeros(len(scaled), bool)
         limit = GUARD_MARGIN * np.asarray(self.spread, np.float32)
-        return np.asarray((scaled.std(axis=1) > limit).any(axis=1))
+        return np.asarray((window_spread(scaled) > limit).any(axis=1))
 
     def forecast_array(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N, L, F) -> forecasts (N, H, T) in units, and each window's interval unit (N, T)."""
@@ -145,9 +145,9 @@ class Predictor:
         return self
 
 
-def training_spread(scaled: np.ndarray) -> list[float]:
-    """(N, L, F) scaled training windows -> per feature, the widest window's spread (Predictor.outside)."""
-    return [float(v) for v in scaled.std(axis=1).max(axis=0)]
+def window_spread(scaled: np.ndarray) -> np.ndarray:
+    """(N, L, F) scaled windows -> (N, F): each window's spread, what the guard compares (Predictor.outside)."""
+    return np.asarray(scaled.std(axis=1))
 
 
 def base_lag(config: ModelConfig) -> int:

@@ -18,7 +18,7 @@ from model.evaluate import class_windows, evaluate_classifier, evaluate_forecast
 from model.fit import CancelCheck, EpochReport, Progress, choose_device, fit, learning_rate
 from model.linear import PENALTIES, Ridge
 from model.network import GRUNet
-from model.predictor import Predictor, base_forecast, base_lag, base_shift, conformal_quantiles, training_spread
+from model.predictor import Predictor, base_forecast, base_lag, base_shift, conformal_quantiles, window_spread
 from model.scaling import SCALINGS, fit_scaler, scale_inputs, step_floor
 from model.season import resolve_season, season_from_frequency
 from model.windows import DataError, Series, Split, make_windows, prepare_series, split_windows
@@ -464,7 +464,7 @@ def _train_forecaster(series: Series, config: ModelConfig, split: Split, train_c
 
 def _training_spread(predictor: Predictor, x: np.ndarray, part: slice, chunk: int = 8192) -> list[float]:
     """The guard's reference (Predictor.outside): every training window's spread, the widest per feature."""
-    widest = [training_spread(scale_inputs(x[start: min(start + chunk, part.stop)], predictor.scaler)[0])
+    widest = [window_spread(scale_inputs(x[start: min(start + chunk, part.stop)], predictor.scaler)[0]).max(axis=0)
               for start in range(part.start, part.stop, chunk)]
     return [float(v) for v in np.max(widest, axis=0)]
 
