@@ -44,7 +44,8 @@ class Manifest:
     train_config: dict[str, Any] = field(default_factory=dict)  # TrainConfig.to_dict()
     interval_quantiles: dict[str, list[Any]] = field(default_factory=dict)  # level -> (H, T) in volatility units
     interval_exponent: float = 1.0  # half-width = quantile * volatility ** this (model/predictor.py)
-    interval_floor: list[float] | None = None  # the least volatility, at the base's lag (None: the scaler's)
+    interval_lag: int | None = None  # the lag of the volatility widths follow (None: the base's)
+    interval_floor: list[float] | None = None  # the least volatility, at that lag (None: the scaler's)
     training_spread: list[float] | None = None  # per feature, the widest training window (None: no guard)
     epochs_run: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)  # per epoch: train_loss, val_loss, seconds
@@ -94,6 +95,14 @@ def _floats(values: list[Any] | None) -> list[float] | None:
     return None if values is None else [float(v) for v in values]
 
 
+def _lag(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"interval_lag must be a whole number of steps, 1 or more, not {value!r}")
+    return value
+
+
 def fingerprint(values: np.ndarray) -> str:
     """sha256 of the training data as the network saw it (float32, C order)."""
     return hashlib.sha256(np.ascontiguousarray(values, dtype=np.float32).tobytes()).hexdigest()
@@ -103,7 +112,8 @@ def build_manifest(predictor: Predictor, **fields: Any) -> Manifest:
     """The manifest of a freshly trained predictor; fields are Manifest's (metrics, history, ...)."""
     return Manifest(config=predictor.config.to_dict(), scaler=predictor.scaler,
                     interval_quantiles={str(k): v.tolist() for k, v in predictor.quantiles.items()},
-                    interval_exponent=predictor.exponent, interval_floor=predictor.floor,
+                    interval_exponent=predictor.exponent, interval_lag=predictor.interval_lag,
+                    interval_floor=predictor.floor,
                     training_spread=predictor.spread, **fields)
 
 
@@ -166,7 +176,7 @@ def load_artifact(path: Path, device: torch.device | str = "cpu") -> Artifact:
         net.load_state_dict(state)
         quantiles = {int(k): np.asarray(v, np.float32) for k, v in typed.interval_quantiles.items()}
         predictor = Predictor(config=config, net=net.eval(), scaler=typed.scaler, quantiles=quantiles,
-                              exponent=float(typed.interval_exponent),
+                              exponent=float(typed.interval_exponent), interval_lag=_lag(typed.interval_lag),
                               floor=_floats(typed.interval_floor), spread=_floats(typed.training_spread))
     except (KeyError, TypeError, ValueError, RuntimeError, safetensors.SafetensorError) as exc:
         raise ArtifactError(f"{path}: cannot rebuild the model ({type(exc).__name__}: {exc})") from exc

@@ -53,9 +53,13 @@ class Predictor:
     scaler: dict[str, Any]
     quantiles: dict[int, np.ndarray] = field(default_factory=dict)  # level -> (H, T) |residual| / volatility**exponent
     # How interval widths follow a window's volatility: 1 in proportion, 0 not at all (plain conformal).
-    # Fitted per served model on the windows before the test part (model/train.py _interval_exponent).
+    # Fitted per served model on the windows before the test part (model/train.py _interval_unit).
     exponent: float = 1.0
-    # The least volatility a window's interval unit is given, per target, at the base's lag: a tenth of
+    # The lag of the volatility the widths follow: 1 (hour-to-hour steps) or the season (day-on-day
+    # changes), whichever explains how errors move between periods (model/train.py _interval_unit).
+    # None: the base's lag (versions saved before it was stored).
+    interval_lag: int | None = None
+    # The least volatility a window's interval unit is given, per target, at that lag: a tenth of
     # the training part's mean |x[t] - x[t - lag]| (model/train.py). None: the scaler's lag-1 floor
     # (versions saved before it was stored).
     floor: list[float] | None = None
@@ -121,7 +125,8 @@ class Predictor:
     def interval_unit(self, windows: np.ndarray) -> np.ndarray:
         """(N, L, F) -> (N, T): the window's volatility ** exponent, what the stored quantiles multiply."""
         n = len(self.config.targets)
-        vol = volatility(windows[:, :, :n], self.scaler, base_lag(self.config), self.floor)
+        lag = self.interval_lag or base_lag(self.config)
+        vol = volatility(windows[:, :, :n], self.scaler, lag, self.floor)
         return vol if self.exponent == 1.0 else np.asarray(vol**self.exponent, np.float32)
 
     def predict(self, windows: np.ndarray, levels: tuple[int, ...] = ()) -> Forecasts:

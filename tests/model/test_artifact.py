@@ -131,6 +131,33 @@ def test_a_version_saved_before_the_interval_floor_keeps_its_bands(stock_artifac
         load_artifact(tmp_path / "v1")
 
 
+def test_a_version_saved_before_the_interval_lag_keeps_the_bases_lag(stock_artifact, tmp_path):
+    """No interval_lag in the manifest: the widths follow the base's lag, as those versions were calibrated."""
+    save_artifact(stock_artifact, tmp_path / "v1")
+    manifest = json.loads((tmp_path / "v1" / "manifest.json").read_text())
+    assert manifest["interval_lag"] == stock_artifact.predictor.interval_lag in (1, 5)
+    manifest["interval_lag"] = 5  # the season: a week of trading days
+    (tmp_path / "v1" / "manifest.json").write_text(json.dumps(manifest))
+    weekly = load_artifact(tmp_path / "v1").predictor
+    del manifest["interval_lag"]
+    (tmp_path / "v1" / "manifest.json").write_text(json.dumps(manifest))
+    older = load_artifact(tmp_path / "v1").predictor
+    assert older.interval_lag is None
+    # Rising by 1 a day, with a jump of 10 between the 10th and 11th day: lag 1 sees one jump in 29
+    # steps, lag 5 one in every 25 steps that span it (5 of them).
+    window = (np.arange(30) + 10.0 * (np.arange(30) >= 10)).astype(np.float32)[None, :, None]
+    steps = {lag: max(np.abs(window[0, lag:, 0] - window[0, :-lag, 0]).mean(), floor)
+             for lag, floor in ((1, stock_artifact.predictor.floor[0]), (5, stock_artifact.predictor.floor[0]))}
+    exponent = older.exponent
+    assert older.interval_unit(window)[0, 0] == pytest.approx(steps[1] ** exponent, rel=1e-5)
+    assert weekly.interval_unit(window)[0, 0] == pytest.approx(steps[5] ** exponent, rel=1e-5)
+    for bad in (0, "5", 2.5, True):
+        manifest["interval_lag"] = bad
+        (tmp_path / "v1" / "manifest.json").write_text(json.dumps(manifest))
+        with pytest.raises(ArtifactError, match="interval_lag"):
+            load_artifact(tmp_path / "v1")
+
+
 def test_the_guard_spread_round_trips_and_an_older_version_loads_without_a_guard(stock_artifact, tmp_path):
     from model.artifact import load_artifact
 

@@ -8,6 +8,7 @@ import torch
 
 from model.config import ModelConfig, TrainConfig
 from model.datasets import DATASETS
+from model.scaling import step_floor
 from model.train import train
 from model.windows import DataError, make_windows, split_windows
 
@@ -217,29 +218,59 @@ def test_the_race_runs_are_served_together_only_when_their_mean_wins_on_validati
     assert [r.epoch for r in reports] == list(range(1, len(reports) + 1)) and len(reports) <= 6
 
 
-class _Known:
-    """A predictor whose forecasts are 0 and whose volatility is given: the errors are the targets."""
-
-    def __init__(self, vol):
-        self.config, self.exponent, self.vol = ModelConfig(input_size=4, horizon=2), 1.0, vol
-
-    def forecast_array(self, windows):
-        return np.zeros((len(windows), 2, 1)), self.vol[: len(windows)]
-
-
 def test_the_interval_exponent_says_whether_errors_follow_volatility_from_period_to_period():
     import model.train as pipeline
 
     rng = np.random.default_rng(0)
     n = 1200
     vol = np.exp(np.linspace(0, 2, n))[:, None]  # volatility rises 7x over the series
-    noise = np.abs(rng.standard_normal((n, 2, 1)))
-    x = np.zeros((n, 4, 1))
-    proportional = pipeline._interval_exponent(_Known(vol), x, noise * vol[:, :, None], n)
-    flat = pipeline._interval_exponent(_Known(vol), x, noise, n)
+    noise = np.abs(rng.standard_normal((n, 1)))
+    proportional, tight = pipeline._exponent(vol, noise * vol)
+    flat, _ = pipeline._exponent(vol, noise)
     assert proportional > 0.9 and flat < 0.1  # prices vs a learned daily cycle
-    steady = pipeline._interval_exponent(_Known(np.ones((n, 1))), x, noise, n)
+    steady, _ = pipeline._exponent(np.ones((n, 1)), noise)
     assert steady == 1.0  # no period wilder than another: the proportional default
+    # What the fit leaves: little where errors follow volatility, all of their own swings where
+    # they move against it.
+    _, loose = pipeline._exponent(vol, noise / vol)
+    assert loose > 10 * tight
+
+
+class _Zero:
+    """A predictor whose forecasts are 0: the errors are the targets."""
+
+    def __init__(self, config):
+        self.config, self.scaler = config, {"floor": [1e-6]}
+
+    def forecast_array(self, windows):
+        return np.zeros((len(windows), self.config.horizon, 1)), None
+
+
+@pytest.mark.parametrize("follows", ["cycle", "days"])
+def test_the_interval_lag_is_the_volatility_the_errors_follow(follows):
+    """A daily cycle whose amplitude shrinks over the series while the day-on-day changes grow (a
+    temperature from summer into winter): when the errors follow the day-on-day changes, the widths
+    follow the season's lag; when they follow the cycle, lag 1."""
+    import model.train as pipeline
+
+    rng = np.random.default_rng(1)
+    n, m = 1200, 24
+    config = ModelConfig(input_size=2 * m, horizon=m, season_length=m, base="naive")
+    t = np.arange(2 * m)
+    amplitude = np.linspace(4.0, 1.0, n)  # hour-to-hour steps shrink
+    changes = np.exp(np.linspace(0.0, 1.5, n))  # day-on-day changes grow
+    day_level = np.repeat(rng.standard_normal((n, 2)), m, axis=1) * changes[:, None]
+    x = (amplitude[:, None] * np.sin(2 * np.pi * t / m) + day_level)[:, :, None]
+    size = changes if follows == "days" else amplitude
+    y = (np.abs(rng.standard_normal((n, m))) * size[:, None])[:, :, None]
+    train_targets = x[: n // 2, :, 0].reshape(-1, 1)
+    lag, floor, exponent = pipeline._interval_unit(_Zero(config), x, y, n, train_targets)
+    assert lag == (m if follows == "days" else 1)
+    assert exponent > 0.5
+    assert floor == pytest.approx(step_floor(train_targets, lag))
+    # The base's lag wins a tie: no season, one candidate.
+    alone = ModelConfig(input_size=2 * m, horizon=m, season_length=1, base="naive")
+    assert pipeline._interval_unit(_Zero(alone), x, y, n, train_targets)[0] == 1
 
 
 @pytest.mark.parametrize("base", ["naive", "seasonal"])
@@ -255,10 +286,9 @@ def test_intervals_use_the_fitted_exponent_and_floor_and_both_are_saved(tmp_path
     assert 0.0 <= exponent <= 1.0 and artifact.predictor.exponent == exponent
     assert artifact.manifest.interval_exponent == exponent
     values = d.load()[config.features].to_numpy(np.float64)
-    trained = artifact.config
-    lag = trained.season_length if base == "seasonal" else 1
-    assert lag == (7 if base == "seasonal" else 1)
-    # The floor is at the base's lag, from the training part alone.
+    lag = artifact.predictor.interval_lag
+    assert lag in (1, 7) and artifact.manifest.interval_lag == lag == artifact.manifest.validation["interval_lag"]
+    # The floor is at the interval's lag, from the training part alone.
     tc = TrainConfig()
     split = split_windows(len(values), 28, 7, tc.val_fraction, tc.test_fraction, tc.calibration_fraction)
     floor = step_floor(values[: split.train_rows, :1], lag)
@@ -272,11 +302,12 @@ def test_intervals_use_the_fitted_exponent_and_floor_and_both_are_saved(tmp_path
     # The exponent is the served model's, the skip refitted (not the one fitted on training alone).
     x, y = make_windows(values.astype(np.float32), 28, 7)
     assert artifact.manifest.validation["refit"]
-    assert pipeline._interval_exponent(artifact.predictor, x, y[:, :, :1], split.calibration.stop) == exponent
-    artifact.predictor.exponent = exponent
+    fitted = pipeline._interval_unit(artifact.predictor, x, y[:, :, :1], split.calibration.stop,
+                                     values[: split.train_rows, :1])
+    assert fitted == (lag, pytest.approx(floor), exponent)
     save_artifact(artifact, tmp_path / "v1")
     loaded = load_artifact(tmp_path / "v1").predictor
-    assert loaded.exponent == exponent and loaded.floor == artifact.predictor.floor
+    assert loaded.exponent == exponent and loaded.floor == artifact.predictor.floor and loaded.interval_lag == lag
     np.testing.assert_allclose(loaded.interval_unit(windows), vol, rtol=1e-6)
 
 
