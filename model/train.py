@@ -498,7 +498,8 @@ def _interval_unit(predictor: Predictor, x: np.ndarray, y: np.ndarray, stop: int
     """
     config, n = predictor.config, len(predictor.config.targets)
     first = base_lag(config)
-    lags = list(dict.fromkeys([first, 1, config.season_length or 1]))  # the base's first: it wins a tie
+    # The base's first: it wins a tie. A season longer than the window has no steps inside it to measure.
+    lags = list(dict.fromkeys([first] + [lag for lag in (1, config.season_length or 1) if lag < config.input_size]))
     rows = _evenly(slice(0, stop), EXPONENT_WINDOWS)
     if len(rows) < 4 * EXPONENT_BLOCKS:
         return first, step_floor(train_targets, first), 1.0
