@@ -128,7 +128,8 @@ def _one_origin(frame: pd.DataFrame, config: ModelConfig, train_config: TrainCon
         seconds[name] = spent
     result = score(windows, mase_scale)
     result.update(choice=artifact.manifest.choice, season_length=trained.season_length,
-                  epochs_run=artifact.manifest.epochs_run, seconds=seconds, rows=len(series.values))
+                  epochs_run=artifact.manifest.epochs_run, seconds=seconds, rows=len(series.values),
+                  interval_unit={"lag": artifact.predictor.interval_lag, "exponent": artifact.predictor.exponent})
     result.update(significance(windows, mase_scale))
     return result, windows, mase_scale
 
@@ -151,6 +152,7 @@ def _pooled(folds: list[tuple[dict[str, Any], WindowForecasts, np.ndarray]]) -> 
         result[system]["mase"] = float(metrics.window_mase(windows.actual, windows.forecasts[system], scale).mean())
     newest = folds[-1][0]
     result.update(mase_scale=[f[0]["mase_scale"] for f in folds], choice=newest["choice"],
+                  interval_unit=newest["interval_unit"],
                   season_length=newest["season_length"], epochs_run=newest["epochs_run"],
                   seconds={s: sum(f[0]["seconds"].get(s, 0.0) for f in folds) for s in newest["seconds"]},
                   origins=[f[0] for f in folds])
@@ -226,7 +228,9 @@ def format_backtest(result: dict[str, Any]) -> str:
         bounds = result.get("coverage_interval", {})
         lines.append(f"{'coverage':>15}  " + "  ".join(
             f"{k}%: {v:.3f}" + (f" (90% interval {bounds[k][0]:.3f}..{bounds[k][1]:.3f})" if k in bounds else "")
-            for k, v in result["coverage"].items()))
+            for k, v in result["coverage"].items())
+            + (f"; widths follow the volatility at lag {unit['lag']} ** {unit['exponent']}"
+               if (unit := result.get("interval_unit")) else ""))
     if result.get("guarded"):
         lines.append(f"{'guard':>15}  {result['guarded']} of {result['windows']} windows spread wider than any "
                      "training window: they got the base and the linear skip only")

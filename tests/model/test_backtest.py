@@ -40,6 +40,10 @@ def test_backtest_scores_non_overlapping_test_windows_beside_the_baselines():
     text = format_backtest(result)
     assert "seasonal_naive" in text and "coverage" in text and "non-overlapping" in text
     assert "Diebold-Mariano" in text and "(p " in text and "90% interval" in text
+    # which volatility the bands followed (lag 1 or the season, 5 trading days) and how far
+    unit = result["interval_unit"]
+    assert unit["lag"] in (1, 5) and 0 <= unit["exponent"] <= 1
+    assert f"volatility at lag {unit['lag']} ** {unit['exponent']}" in text
 
 
 def test_the_statistical_baselines_are_optional(monkeypatch):
@@ -118,6 +122,7 @@ def test_several_origins_score_every_origins_windows_together():
             share * older["coverage"][level] + (1 - share) * newer["coverage"][level])
     assert result["seconds"]["last_value"] == 1.0 and result["mase_scale"] == [older["mase_scale"],
                                                                                   newer["mase_scale"]]
+    assert result["interval_unit"] == newer["interval_unit"]  # as the choice: the newest origin's
     text = format_backtest(result)
     assert f"{result['windows']} non-overlapping test windows from 2 origins" in text
     assert f"origin 1: first {900 - step} rows" in text and "origin 2: first 900 rows" in text
