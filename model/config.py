@@ -78,7 +78,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     calibration_fraction: float = 0.1
     test_fraction: float = 0.15
-    stride: int = 1  # step between consecutive training windows (ECG at 360 Hz uses more)
+    stride: int = 1  # step between consecutive training windows: thins the data; max_steps bounds the time
     device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda"
     interpolate: bool = False  # fill missing values linearly instead of refusing them
     # Once every choice is made, fit the linear skip again on all windows before the test part (the
