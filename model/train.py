@@ -482,9 +482,10 @@ def _interval_unit(predictor: Predictor, x: np.ndarray, y: np.ndarray, stop: int
     Normalized conformal divides each residual by the window's volatility, which assumes errors
     move with it. What matters is the relation between periods, not between neighbouring windows
     (a regression over single windows gave FX 0.0, where volatility does carry over), so the windows
-    before `stop` are cut into chronological blocks, and for each candidate lag (the base's, 1 and
-    the season) the exponent is the slope of log median |error| on log median volatility across them
-    (_exponent). The lag whose fit leaves the least unexplained is kept; the base's wins a tie.
+    before `stop` are cut into chronological blocks, and for each candidate lag (the base's, 1, and
+    the season when it is shorter than the window) the exponent is the slope of log median |error|
+    on log median volatility across them (_exponent). The lag whose fit leaves the least
+    unexplained is kept; the base's wins a tie.
     - Prices keep lag 1 and exponent 1: a wild month means wild days ahead.
     - The season's lag is what a daily cycle needs. Hour-to-hour steps there measure the cycle's
       amplitude, largest in summer, while the errors of a day ahead follow the weather's day-on-day
