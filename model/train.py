@@ -504,16 +504,15 @@ def _interval_unit(predictor: Predictor, x: np.ndarray, y: np.ndarray, stop: int
     rows = _evenly(slice(0, stop), EXPONENT_WINDOWS)
     if len(rows) < 4 * EXPONENT_BLOCKS:
         return first, step_floor(train_targets, first), 1.0
-    forecast = predictor.forecast_array(x[rows])[0]
-    error = np.abs(y[rows, :, :n] - forecast).mean(axis=1)  # (N, T): mean over the horizon
-    best: tuple[float, int, list[float], float] | None = None
+    windows = x[rows]
+    error = np.abs(y[rows, :, :n] - predictor.forecast_array(windows)[0]).mean(axis=1)  # (N, T): over the horizon
+    fits = []
     for lag in lags:
         floor = step_floor(train_targets, lag)
-        exponent, misfit = _exponent(volatility(x[rows, :, :n], predictor.scaler, lag, floor), error)
-        if best is None or misfit < best[0]:
-            best = (misfit, lag, floor, exponent)
-    assert best is not None
-    return best[1], best[2], best[3]
+        exponent, misfit = _exponent(volatility(windows[:, :, :n], predictor.scaler, lag, floor), error)
+        fits.append((misfit, lag, floor, exponent))
+    _, lag, floor, exponent = min(fits, key=lambda fit: fit[0])  # min keeps the first (the base's) on a tie
+    return lag, floor, exponent
 
 
 def _exponent(vol: np.ndarray, error: np.ndarray) -> tuple[float, float]:
