@@ -67,9 +67,10 @@ class TrainConfig:
     optimizer: Optimizer = "adam"
     # Most optimizer steps of one run. Below epochs x (windows / batch_size) every "epoch" becomes
     # max_steps / epochs steps of windows sampled from the whole training part: a 100,000-point
-    # series trains in minutes, and small data keeps its 30 full epochs. 0: no limit. A race
-    # (model/train.py) trains two runs a third each, then the winner, and (ensemble) the loser, a
-    # third more: at most 4/3 of this in all.
+    # series trains in minutes, and small data keeps its 30 full epochs. For windows up to
+    # fit.STEP_WINDOW points; a longer window gets proportionally fewer (a step's time grows with it).
+    # 0: no limit. A race (model/train.py) trains two runs a third each, then the winner, and
+    # (ensemble) the loser, a third more: at most 4/3 of this in all.
     max_steps: int = 1500
     patience: int = 5  # epochs without validation improvement before stopping
     clip_norm: float = 1.0  # gradient-norm clipping; 0 disables

@@ -91,6 +91,19 @@ def _weighted_mae(net: nn.Module, x: torch.Tensor, y: torch.Tensor, weight: torc
 MAX_LR_FACTOR = 10.0
 
 
+# The window length max_steps is set for. A step's time grows with the window (backpropagation runs
+# through every point of it), so a longer window gets proportionally fewer steps and the budget
+# bounds the time: at (360, 36) a raced ECG run took 175-191 s on one thread at 1,500 steps.
+STEP_WINDOW = 240
+
+
+def step_budget(max_steps: int, window: int) -> int:
+    """max_steps for windows up to STEP_WINDOW points, max_steps * STEP_WINDOW / window beyond (0: no limit)."""
+    if max_steps <= 0 or window <= STEP_WINDOW:
+        return max_steps
+    return max(1, max_steps * STEP_WINDOW // window)
+
+
 def plan_steps(n_windows: int, config: TrainConfig) -> tuple[int, int]:
     """(epochs, steps per epoch): full passes, or max_steps / epochs sampled steps when that is fewer."""
     full = -(-n_windows // config.batch_size)  # ceil

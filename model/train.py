@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -15,7 +15,7 @@ from model.artifact import Artifact, build_manifest, fingerprint
 from model.config import ModelConfig, TrainConfig
 from model.ensemble import merge, mergeable
 from model.evaluate import class_windows, evaluate_classifier, evaluate_forecaster
-from model.fit import CancelCheck, EpochReport, Progress, choose_device, fit, learning_rate
+from model.fit import CancelCheck, EpochReport, Progress, choose_device, fit, learning_rate, step_budget
 from model.linear import PENALTIES, Ridge
 from model.network import GRUNet
 from model.predictor import Predictor, base_forecast, base_lag, base_shift, conformal_quantiles, window_spread
@@ -342,6 +342,8 @@ def _train_forecaster(series: Series, config: ModelConfig, split: Split, train_c
     mase_scale = metrics.naive_scale(train_values[:, :n_targets])
     mase_scale = np.where(mase_scale > 0, mase_scale, 1.0)
     train_rows = np.arange(split.train.start, split.train.stop)[:: train_config.stride]
+    # The run's steps: fewer for a window longer than fit.STEP_WINDOW, so the budget bounds the time.
+    budget = replace(train_config, max_steps=step_budget(train_config.max_steps, config.input_size))
     val_rows = _evenly(split.val, MAX_VAL_WINDOWS)
     earlier = _choice_blocks(split, train_rows, config.input_size + config.horizon)
     best, bare, table = _choose(config, x, y, train_rows, val_rows, train_values, mase_scale, earlier)
@@ -357,7 +359,7 @@ def _train_forecaster(series: Series, config: ModelConfig, split: Split, train_c
                 progress(EpochReport(r.epoch + offset, train_config.epochs, r.train_loss, r.val_loss, r.seconds,
                                      r.train_seconds))
         part = TrainConfig(**{**train_config.to_dict(), "epochs": epochs,
-                              "max_steps": train_config.max_steps * epochs // train_config.epochs,
+                              "max_steps": budget.max_steps * epochs // train_config.epochs,
                               "patience": train_config.patience if patience is None else patience})
         current.history += fit(current.predictor.net, "forecast", current.training, current.val, part, report,
                                should_cancel, val_weight=current.val_weight)
@@ -457,7 +459,7 @@ def _train_forecaster(series: Series, config: ModelConfig, split: Split, train_c
               "combined": [{"base": b, "ridge_penalty": p if np.isfinite(p) else None} for b, p in chosen.parts],
               "members": predictor.config.members,
               "season_length": predictor.config.season_length, "season_source": season_source,
-              "lr": learning_rate(len(train_rows), train_config)}
+              "lr": learning_rate(len(train_rows), budget), "max_steps": budget.max_steps}
     return _artifact(predictor, series, train_config, winner.history, test, mase_scale=mase_scale.tolist(),
                      choice=choice, validation=validation)
 
@@ -657,8 +659,9 @@ def _train_classifier(series: Series, predictor: Predictor, split: Split, train_
     def scaled(part: slice, stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
         return scale_inputs(x[part][::stride], predictor.scaler)[0], labels[part][::stride]
 
+    budget = replace(train_config, max_steps=step_budget(train_config.max_steps, predictor.config.input_size))
     history = fit(predictor.net, "classify", scaled(split.train, train_config.stride), scaled(split.val),
-                  train_config, progress, should_cancel)
+                  budget, progress, should_cancel)
     predictor.to(choose_device("cpu"))
     counts = np.bincount(labels[split.train], minlength=len(config.classes)).astype(float)
     prior = counts / counts.sum()

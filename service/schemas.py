@@ -131,7 +131,8 @@ class TrainOptions(BaseModel):
                               "it wins on validation")
     epochs: int = Field(_TRAINING.epochs, ge=1, le=1000)
     max_steps: int = Field(_TRAINING.max_steps, ge=0, le=1_000_000,
-                           description="most optimizer steps; long series sample windows each step (0: no limit)")
+                           description="most optimizer steps, for windows up to 240 points (proportionally fewer "
+                           "beyond); long series sample windows each step (0: no limit)")
     batch_size: int = Field(_TRAINING.batch_size, ge=1, le=8192)
     lr: float = Field(_TRAINING.lr, gt=0, le=10)
     optimizer: Optimizer = _TRAINING.optimizer

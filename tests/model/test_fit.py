@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from model.config import ModelConfig, TrainConfig
-from model.fit import Cancelled, fit, learning_rate, plan_steps
+from model.fit import STEP_WINDOW, Cancelled, fit, learning_rate, plan_steps, step_budget
 from model.network import GRUNet
 
 
@@ -70,6 +70,14 @@ def test_plan_steps_keeps_full_epochs_on_small_data_and_samples_on_large():
     assert plan_steps(640, TrainConfig(epochs=30, batch_size=64, max_steps=1500)) == (30, 10)  # 300 steps: full
     assert plan_steps(100_000, TrainConfig(epochs=30, batch_size=64, max_steps=1500)) == (30, 50)
     assert plan_steps(100_000, TrainConfig(epochs=30, batch_size=64, max_steps=0)) == (30, 1563)  # no limit
+
+
+def test_a_window_longer_than_the_step_window_gets_proportionally_fewer_steps():
+    assert step_budget(1500, 180) == step_budget(1500, STEP_WINDOW) == 1500  # the budget as set
+    assert step_budget(1500, 2 * STEP_WINDOW) == 750  # twice the window: half the steps, about the same time
+    assert step_budget(1500, 360) == 1500 * STEP_WINDOW // 360
+    assert step_budget(0, 10_000) == 0  # no limit stays no limit
+    assert step_budget(1, 10_000) == 1  # never none
 
 
 def test_the_learning_rate_grows_with_the_cut_the_budget_makes_up_to_tenfold():

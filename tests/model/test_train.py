@@ -8,6 +8,7 @@ import torch
 
 from model.config import ModelConfig, TrainConfig
 from model.datasets import DATASETS
+from model.fit import STEP_WINDOW
 from model.scaling import step_floor
 from model.train import train
 from model.windows import DataError, make_windows, split_windows
@@ -182,6 +183,25 @@ def test_max_steps_bounds_the_work_on_a_long_series():
     assert [r.epoch for r in reports] in ([1, 2, 3], [1, 2])
     assert all(r.train_seconds < 5 for r in reports)
 
+
+
+def test_a_long_window_trains_fewer_steps_so_the_budget_bounds_the_time(monkeypatch):
+    steps = []
+    original = torch.optim.Adam.step
+
+    def counted(self, *args, **kwargs):
+        steps.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", counted)
+    d = DATASETS["ecg"]
+    config = copy.deepcopy(d.model)
+    config.hidden_size, config.linear_skip, config.input_size = 4, False, 2 * STEP_WINDOW  # no race: one run
+    artifact = train(d.load().iloc[:20_000], config, TrainConfig(epochs=3, max_steps=12, patience=0), d.time_column)
+    # twice the step window: 6 steps (3 epochs of 2), not 12
+    assert len(steps) == 6
+    assert artifact.manifest.choice["max_steps"] == 6
+    assert artifact.manifest.train_config["max_steps"] == 12  # what was asked, for a retrain to repeat
 
 
 def test_a_ridge_start_races_the_bare_base_and_the_winner_is_what_is_saved():
