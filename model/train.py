@@ -358,9 +358,8 @@ def _train_forecaster(series: Series, config: ModelConfig, split: Split, train_c
             if progress is not None and not quiet:
                 progress(EpochReport(r.epoch + offset, train_config.epochs, r.train_loss, r.val_loss, r.seconds,
                                      r.train_seconds))
-        part = TrainConfig(**{**train_config.to_dict(), "epochs": epochs,
-                              "max_steps": budget.max_steps * epochs // train_config.epochs,
-                              "patience": train_config.patience if patience is None else patience})
+        part = replace(budget, epochs=epochs, max_steps=budget.max_steps * epochs // budget.epochs,
+                       patience=budget.patience if patience is None else patience)
         current.history += fit(current.predictor.net, "forecast", current.training, current.val, part, report,
                                should_cancel, val_weight=current.val_weight)
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from model.config import Base, Cell, ModelConfig, Optimizer, Scaling, Task, TrainConfig
+from model.fit import STEP_WINDOW
 from model.windows import DataError, normalize_frequency
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
@@ -131,8 +132,8 @@ class TrainOptions(BaseModel):
                               "it wins on validation")
     epochs: int = Field(_TRAINING.epochs, ge=1, le=1000)
     max_steps: int = Field(_TRAINING.max_steps, ge=0, le=1_000_000,
-                           description="most optimizer steps, for windows up to 240 points (proportionally fewer "
-                           "beyond); long series sample windows each step (0: no limit)")
+                           description=f"most optimizer steps, for windows up to {STEP_WINDOW} points (proportionally "
+                           "fewer beyond); long series sample windows each step (0: no limit)")
     batch_size: int = Field(_TRAINING.batch_size, ge=1, le=8192)
     lr: float = Field(_TRAINING.lr, gt=0, le=10)
     optimizer: Optimizer = _TRAINING.optimizer

@@ -184,7 +184,6 @@ def test_max_steps_bounds_the_work_on_a_long_series():
     assert all(r.train_seconds < 5 for r in reports)
 
 
-
 def test_a_long_window_trains_fewer_steps_so_the_budget_bounds_the_time(monkeypatch):
     steps = []
     original = torch.optim.Adam.step
