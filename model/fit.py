@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -104,6 +104,11 @@ def step_budget(max_steps: int, window: int) -> int:
     if max_steps <= 0 or window <= STEP_WINDOW:
         return max_steps
     return max(1, max_steps * STEP_WINDOW // window)
+
+
+def for_window(config: TrainConfig, window: int) -> TrainConfig:
+    """config with the steps a window of this many points gets (step_budget); the rest as given."""
+    return replace(config, max_steps=step_budget(config.max_steps, window))
 
 
 def plan_steps(n_windows: int, config: TrainConfig) -> tuple[int, int]:

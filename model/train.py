@@ -15,7 +15,7 @@ from model.artifact import Artifact, build_manifest, fingerprint
 from model.config import ModelConfig, TrainConfig
 from model.ensemble import merge, mergeable
 from model.evaluate import class_windows, evaluate_classifier, evaluate_forecaster
-from model.fit import CancelCheck, EpochReport, Progress, choose_device, fit, learning_rate, step_budget
+from model.fit import CancelCheck, EpochReport, Progress, choose_device, fit, for_window, learning_rate
 from model.linear import PENALTIES, Ridge
 from model.network import GRUNet
 from model.predictor import Predictor, base_forecast, base_lag, base_shift, conformal_quantiles, window_spread
@@ -343,7 +343,7 @@ def _train_forecaster(series: Series, config: ModelConfig, split: Split, train_c
     mase_scale = np.where(mase_scale > 0, mase_scale, 1.0)
     train_rows = np.arange(split.train.start, split.train.stop)[:: train_config.stride]
     # The run's steps: fewer for a window longer than fit.STEP_WINDOW, so the budget bounds the time.
-    budget = replace(train_config, max_steps=step_budget(train_config.max_steps, config.input_size))
+    budget = for_window(train_config, config.input_size)
     val_rows = _evenly(split.val, MAX_VAL_WINDOWS)
     earlier = _choice_blocks(split, train_rows, config.input_size + config.horizon)
     best, bare, table = _choose(config, x, y, train_rows, val_rows, train_values, mase_scale, earlier)
@@ -658,9 +658,8 @@ def _train_classifier(series: Series, predictor: Predictor, split: Split, train_
     def scaled(part: slice, stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
         return scale_inputs(x[part][::stride], predictor.scaler)[0], labels[part][::stride]
 
-    budget = replace(train_config, max_steps=step_budget(train_config.max_steps, predictor.config.input_size))
     history = fit(predictor.net, "classify", scaled(split.train, train_config.stride), scaled(split.val),
-                  budget, progress, should_cancel)
+                  for_window(train_config, predictor.config.input_size), progress, should_cancel)
     predictor.to(choose_device("cpu"))
     counts = np.bincount(labels[split.train], minlength=len(config.classes)).astype(float)
     prior = counts / counts.sum()
