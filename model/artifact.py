@@ -169,7 +169,7 @@ def load_artifact(path: Path, device: torch.device | str = "cpu") -> Artifact:
         raise ArtifactError(f"{path}: {WEIGHTS} does not match the checksum in the manifest (tampered or truncated)")
     try:
         typed = Manifest.from_dict(manifest)
-        config = ModelConfig.from_dict(typed.config)
+        config = ModelConfig.from_dict({"calendar": "none", **typed.config})  # saved before calendar inputs: none
         net = GRUNet(config)
         # safetensors holds raw tensors only: loading can never run code (no pickle).
         state = safetensors.torch.load(raw)

@@ -34,7 +34,7 @@ PRETRAINED = Path(str(resources.files("model").joinpath("pretrained")))
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per config field, same name with dashes: --input-size, --hidden-size, --epochs ..."""
     model_fields = {"task", "input_size", "horizon", "hidden_size", "num_layers", "dropout", "cell",
-                    "frequency", "season_length", "scaling", "base", "linear_skip"}
+                    "frequency", "season_length", "scaling", "base", "linear_skip", "calendar"}
     for cls, names in ((ModelConfig, model_fields), (TrainConfig, None)):
         for f in fields(cls):
             if names is not None and f.name not in names:

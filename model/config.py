@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from model.calendar import Calendar, columns
+
 Task = Literal["forecast", "classify"]
 Cell = Literal["fused", "seed"]
 Optimizer = Literal["adam", "sgd"]
@@ -35,15 +37,23 @@ class ModelConfig:
     # A linear map from the scaled window straight to the output beside the GRU (LSTNet's
     # autoregressive component), started from a ridge fit: smooth seasonal series need it.
     linear_skip: bool = True
+    # Where in the year each point lies, as inputs (model/calendar.py): "year" adds its sin and cos,
+    # "auto" tries that on the choice blocks when the training part spans two years. Saved resolved.
+    calendar: Calendar = "auto"
     # GRU bodies side by side, read by one head: an ensemble served in one forward pass. Training sets
     # 2 when its race's two runs forecast better together than either alone on validation.
     members: int = 1
 
     @property
     def features(self) -> list[str]:
-        """Input columns in the order the network sees them: inputs first, then covariates."""
+        """Input columns in the order the network sees them: inputs, covariates, then the calendar's."""
         inputs = self.inputs
-        return inputs + [c for c in self.covariates if c not in inputs]
+        return inputs + [c for c in self.covariates if c not in inputs] + self.calendar_columns
+
+    @property
+    def calendar_columns(self) -> list[str]:
+        """The inputs computed from the timestamps, not read from the data (model/calendar.py)."""
+        return columns(self.calendar)
 
     @property
     def inputs(self) -> list[str]:

@@ -15,7 +15,8 @@ from model.predictor import Predictor, base_shift
 def mergeable(predictors: list[Predictor]) -> bool:
     """Whether the forecasters share what a merged network cannot hold twice: the scaling and the shape."""
     first = predictors[0]
-    shape = ("input_size", "horizon", "targets", "covariates", "hidden_size", "num_layers", "cell", "season_length")
+    shape = ("input_size", "horizon", "targets", "covariates", "calendar", "hidden_size", "num_layers", "cell",
+             "season_length")
 
     def key(p: Predictor) -> tuple[object, ...]:
         return tuple(getattr(p.config, name) for name in shape) + (p.config.task, p.config.members)

@@ -103,8 +103,9 @@ class Predictor:
         motion artifact: errors of 42 naive steps where naive made 1), a linear map in proportion."""
         if self.spread is None:
             return np.zeros(len(scaled), bool)
-        limit = GUARD_MARGIN * np.asarray(self.spread, np.float32)
-        return np.asarray((window_spread(scaled) > limit).any(axis=1))
+        read = scaled.shape[2] - len(self.config.calendar_columns)  # the calendar's are exact: never wild
+        limit = GUARD_MARGIN * np.asarray(self.spread, np.float32)[:read]
+        return np.asarray((window_spread(scaled[:, :, :read]) > limit).any(axis=1))
 
     def forecast_array(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N, L, F) -> forecasts (N, H, T) in units, and each window's interval unit (N, T)."""

@@ -21,8 +21,10 @@ import numpy as np
 SCALINGS = ("window", "robust", "standard")
 
 
-def fit_scaler(train_values: np.ndarray, kind: str) -> dict[str, Any]:
-    """Fit on the training rows only (T_train, F)."""
+def fit_scaler(train_values: np.ndarray, kind: str, fixed: int = 0) -> dict[str, Any]:
+    """Fit on the training rows only (T_train, F). The last `fixed` columns pass unscaled: the
+    calendar's sin and cos (model/calendar.py) are exact, and a per-window location would erase
+    the very phase they carry."""
     if kind not in SCALINGS:
         raise ValueError(f"unknown scaling {kind!r}; choose from {SCALINGS}")
     train_values = np.asarray(train_values, dtype=np.float64)  # float32 squares overflow beyond ~1e19
@@ -32,6 +34,7 @@ def fit_scaler(train_values: np.ndarray, kind: str) -> dict[str, Any]:
         "mean": train_values.mean(axis=0).tolist(),
         "std": np.where(std > 0, std, 1.0).tolist(),
         "floor": step_floor(train_values),
+        "fixed": fixed,
     }
 
 
@@ -74,5 +77,9 @@ def scale_inputs(windows: np.ndarray, scaler: dict[str, Any]) -> tuple[np.ndarra
     else:  # "window"
         loc = windows[:, -1, :]
         scale = volatility(windows, scaler)
+    fixed = int(scaler.get("fixed", 0))  # artifacts saved before calendar inputs have none
+    if fixed:
+        loc, scale = np.array(loc, np.float32), np.array(scale, np.float32)  # broadcasts are read-only
+        loc[:, features - fixed:], scale[:, features - fixed:] = 0.0, 1.0
     scaled = (windows - loc[:, None, :]) / scale[:, None, :]
     return scaled.astype(np.float32), np.asarray(loc, np.float32), np.asarray(scale, np.float32)

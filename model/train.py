@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from model import metrics
+from model import calendar, metrics
 from model.artifact import Artifact, build_manifest, fingerprint
 from model.config import ModelConfig, TrainConfig
 from model.ensemble import merge, mergeable
@@ -21,7 +21,7 @@ from model.network import GRUNet
 from model.predictor import Predictor, base_forecast, base_lag, base_shift, conformal_quantiles, window_spread
 from model.scaling import SCALINGS, fit_scaler, scale_inputs, step_floor, volatility
 from model.season import resolve_season, season_from_frequency
-from model.windows import DataError, Series, Split, make_windows, prepare_series, split_windows
+from model.windows import DataError, Series, Split, calendar_inputs, make_windows, prepare_series, split_windows
 
 # Validation windows scored each epoch (evenly spaced over the part) and training windows the ridge
 # sees: enough for a stable choice, bounded so a 100,000-point series costs seconds, not minutes.
@@ -32,7 +32,7 @@ MAX_RIDGE_WINDOWS = 20_000
 def check_options(config: ModelConfig, train_config: TrainConfig) -> None:
     """Options that cannot work, refused before any data is read (the CLI and the API share this)."""
     choices = {"task": ("forecast", "classify"), "cell": ("fused", "seed"), "scaling": ("auto", *SCALINGS),
-               "base": ("auto", "naive", "seasonal")}
+               "base": ("auto", "naive", "seasonal"), "calendar": calendar.CALENDARS}
     for field_name, allowed in choices.items():
         if getattr(config, field_name) not in allowed:
             raise DataError(f"{field_name} {getattr(config, field_name)!r} is not one of {list(allowed)}")
@@ -42,6 +42,8 @@ def check_options(config: ModelConfig, train_config: TrainConfig) -> None:
         raise DataError(f"input_size must be >= 2 and horizon >= 1 (got {config.input_size}, {config.horizon})")
     if config.task == "classify" and not config.covariates:
         raise DataError("a classifier needs covariates: the numeric columns it reads to predict the label")
+    if config.task == "classify" and config.calendar == "year":
+        raise DataError("calendar 'year' is for forecasters; a classifier reads its covariates only")
     fractions = (train_config.val_fraction, train_config.test_fraction)
     if not all(0 < f < 0.5 for f in fractions) or not 0 <= train_config.calibration_fraction < 0.5:
         raise DataError("val_fraction and test_fraction must each lie between 0 and 0.5, "
@@ -66,7 +68,7 @@ def train(
                           train_config.test_fraction, train_config.calibration_fraction)
     train_values = series.values[: split.train_rows]  # the only rows anything is fitted on: no leakage
     if config.task == "classify":
-        config.scaling, config.base = "standard", "naive"
+        config.scaling, config.base, config.calendar = "standard", "naive", "none"
         torch.manual_seed(train_config.seed)  # the initial weights too
         predictor = Predictor(config=config, net=GRUNet(config), scaler=fit_scaler(train_values, "standard"))
         return _train_classifier(series, predictor, split, train_config, progress, should_cancel)
@@ -198,7 +200,7 @@ def _choose(config: ModelConfig, x: np.ndarray, y: np.ndarray, train_rows: np.nd
 
     fit_blocks = [(fit_rows[_evenly(slice(0, len(fit_rows)), MAX_RIDGE_WINDOWS)], rows) for fit_rows, rows in blocks]
     for s_rank, scaling in enumerate(scalings):
-        scaler = fit_scaler(train_values, scaling)
+        scaler = fit_scaler(train_values, scaling, len(config.calendar_columns))
         # Per block, the windows a ridge is fitted on and those it is scored on, scaled once for every base.
         blocks_scaled = []
         for fit_rows, rows in fit_blocks:
@@ -319,7 +321,8 @@ def _prepare(series: Series, config: ModelConfig, candidate: _Candidate, x: np.n
         with torch.no_grad():
             net.skip.weight.copy_(torch.from_numpy(candidate.weight))
             net.skip.bias.copy_(torch.from_numpy(candidate.bias))
-    predictor = Predictor(config=config, net=net, scaler=fit_scaler(train_values, candidate.scaling))
+    predictor = Predictor(config=config, net=net,
+                          scaler=fit_scaler(train_values, candidate.scaling, len(config.calendar_columns)))
     xs, _, scale = scale_inputs(x[val_rows], predictor.scaler)
     target = ((y[val_rows] - predictor.base(x[val_rows])) / scale[:, None, :n_targets]).astype(np.float32)
     val_weight = np.broadcast_to(scale[:, None, :n_targets] / mase_scale, target.shape).astype(np.float32)
@@ -337,6 +340,9 @@ def _train_forecaster(series: Series, config: ModelConfig, split: Split, train_c
     n_targets = len(config.targets)
     train_values = series.values[: split.train_rows]
     season_source = _resolve_season(config, train_values)
+    try_year = config.calendar == "auto" and calendar.offered(series.index, split.train_rows, config.frequency)
+    if config.calendar == "auto":
+        config.calendar = "none"
     x, y = make_windows(series.values, config.input_size, config.horizon)
     y = y[:, :, :n_targets]
     mase_scale = metrics.naive_scale(train_values[:, :n_targets])
@@ -347,6 +353,20 @@ def _train_forecaster(series: Series, config: ModelConfig, split: Split, train_c
     val_rows = _evenly(split.val, MAX_VAL_WINDOWS)
     earlier = _choice_blocks(split, train_rows, config.input_size + config.horizon)
     best, bare, table = _choose(config, x, y, train_rows, val_rows, train_values, mase_scale, earlier)
+    calendar_scores: dict[str, float] = {}
+    if try_year:
+        # The same choice again with the time of year as input; kept only if its best start scores
+        # lower over the blocks (model/calendar.py). A tie keeps the simpler model.
+        year = ModelConfig.from_dict({**config.to_dict(), "calendar": "year"})
+        values = np.concatenate([series.values, calendar_inputs(series.index, year)], axis=1)
+        x_year = make_windows(values, config.input_size, config.horizon)[0]
+        chosen_year = _choose(year, x_year, y, train_rows, val_rows, values[: split.train_rows], mase_scale, earlier)
+        calendar_scores = {"none": best.score, "year": chosen_year[0].score}
+        table.update({f"year/{k}": v for k, v in chosen_year[2].items()})
+        if chosen_year[0].score < best.score:
+            config.calendar, series, x = "year", replace(series, values=values), x_year
+            train_values = values[: split.train_rows]
+            best, bare = chosen_year[0], chosen_year[1]
 
     def prepare(candidate: _Candidate) -> _Run:
         return _prepare(series, config, candidate, x, y, train_rows, val_rows, train_values, mase_scale,
@@ -448,6 +468,7 @@ def _train_forecaster(series: Series, config: ModelConfig, split: Split, train_c
         "initial": chosen.val_mase,
         "initial_blocks": chosen.score,
         "choice_blocks": len(earlier) + 1,
+        "calendar": calendar_scores,
         "race": race,
         "candidates": table,
     }
@@ -458,6 +479,7 @@ def _train_forecaster(series: Series, config: ModelConfig, split: Split, train_c
               "combined": [{"base": b, "ridge_penalty": p if np.isfinite(p) else None} for b, p in chosen.parts],
               "members": predictor.config.members,
               "season_length": predictor.config.season_length, "season_source": season_source,
+              "calendar": predictor.config.calendar,
               "lr": learning_rate(len(train_rows), budget), "max_steps": budget.max_steps}
     return _artifact(predictor, series, train_config, winner.history, test, mase_scale=mase_scale.tolist(),
                      choice=choice, validation=validation)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from model import calendar
 from model.config import ModelConfig
 
 FLOAT32_LIMIT = 1e38  # a little inside float32's largest finite value, 3.4e38
@@ -169,8 +170,11 @@ def prepare_series(
             f"{len(frame)} rows is too short: input_size {config.input_size} + horizon {config.horizon} "
             f"needs at least {needed}"
         )
-    columns = [_numeric_column(frame, c, interpolate) for c in config.features]
+    data_columns = [c for c in config.features if c not in config.calendar_columns]
+    columns = [_numeric_column(frame, c, interpolate) for c in data_columns]
     values = np.stack(columns, axis=1) if columns else np.zeros((len(frame), 0), np.float32)
+    if config.calendar_columns:
+        values = np.concatenate([values, calendar_inputs(index, config)], axis=1)
     labels = None
     if config.task == "classify":
         target = config.targets[0]
@@ -183,6 +187,13 @@ def prepare_series(
             raise DataError(f"column {target!r} has unknown class {unknown_labels.iloc[0]!r}; known: {classes}")
         labels = raw.map(lookup).to_numpy(dtype=np.int64)
     return Series(values=values, labels=labels, index=index)
+
+
+def calendar_inputs(index: pd.Index, config: ModelConfig) -> np.ndarray:
+    """The calendar's input columns (model/calendar.py) for these timestamps, or a DataError."""
+    if not isinstance(index, pd.DatetimeIndex):
+        raise DataError(f"calendar {config.calendar!r} reads the time of year: give timestamps (a time column)")
+    return calendar.values(index, config.calendar)
 
 
 def make_windows(values: np.ndarray, input_size: int, horizon: int, stride: int = 1) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from model.config import ModelConfig
 from model.predictor import INTERVAL_LEVELS, Forecasts
-from model.windows import DataError, check_timestamps, parse_timestamps
+from model.windows import DataError, calendar_inputs, check_timestamps, parse_timestamps
 from service.errors import Problem
 from service.registry import ForecastItem
 from service.schemas import ClassifyRequest, ForecastRequest, SeriesInput
@@ -71,10 +71,27 @@ def _window(config: ModelConfig, series: SeriesInput, i: int) -> np.ndarray:
             reason = f"{len(column)} points but values has {len(series.values)}"
             raise _invalid(f"series[{i}].covariates.{name}", reason)
         columns.append(column[-need:])
+    if config.calendar_columns:
+        columns += list(_calendar(config, series, i).T)
     window = np.stack(columns, axis=1)
     if not np.isfinite(window).all():  # finite in JSON, but beyond float32 (|x| > 3.4e38)
         raise _invalid(f"series[{i}]", "values must lie within +-3.4e38 (float32)")
     return window
+
+
+def _calendar(config: ModelConfig, series: SeriesInput, i: int) -> np.ndarray:
+    """The calendar's inputs (model/calendar.py) for the window's last input_size timestamps."""
+    field = f"series[{i}].timestamps"
+    if not series.timestamps:
+        raise _invalid(field, f"required: this model reads the time of year from them (calendar {config.calendar!r})")
+    if len(series.timestamps) != len(series.values):
+        raise _invalid(field, f"{len(series.timestamps)} timestamps for {len(series.values)} values")
+    try:
+        index = parse_timestamps(series.timestamps[-config.input_size:], "timestamps")
+        check_timestamps(index, config.frequency)
+        return calendar_inputs(index, config)
+    except (DataError, ValueError, OverflowError) as exc:  # pandas: out-of-bounds dates
+        raise _invalid(field, str(exc)) from exc
 
 
 def build_windows(config: ModelConfig, body: ForecastRequest | ClassifyRequest,
@@ -110,7 +127,7 @@ def _plain_windows(config: ModelConfig, series: Sequence[SeriesInput]) -> np.nda
     offending series and field.
     """
     need = config.input_size
-    if config.task != "forecast" or config.covariates or len(config.targets) != 1:
+    if config.task != "forecast" or config.covariates or config.calendar_columns or len(config.targets) != 1:
         return None
     tails = [s.values[-need:] for s in series]
     if any(len(t) < need or s.covariates or isinstance(t[0], list) for s, t in zip(series, tails, strict=True)):

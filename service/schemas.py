@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from model.calendar import Calendar
 from model.config import Base, Cell, ModelConfig, Optimizer, Scaling, Task, TrainConfig
 from model.fit import STEP_WINDOW
 from model.windows import DataError, normalize_frequency
@@ -130,6 +131,8 @@ class TrainOptions(BaseModel):
     base: Base = Field(_MODEL.base, description="the forecast the network corrects; auto chooses on validation")
     linear_skip: bool = Field(_MODEL.linear_skip, description="a ridge-started linear map beside the GRU, kept if "
                               "it wins on validation")
+    calendar: Calendar = Field(_MODEL.calendar, description="\"year\": the time of year (sin, cos) as inputs, read "
+                               "from the time column; auto tries it when the training part spans two years")
     epochs: int = Field(_TRAINING.epochs, ge=1, le=1000)
     max_steps: int = Field(_TRAINING.max_steps, ge=0, le=1_000_000,
                            description=f"most optimizer steps, for windows up to {STEP_WINDOW} points (proportionally "
@@ -197,6 +200,8 @@ class ModelSummary(BaseModel):
     horizon: int | None = None
     targets: list[str] = Field(default_factory=list)
     covariates: list[str] = Field(default_factory=list)
+    calendar: str | None = Field(None, description="\"year\": the model reads the time of year, so every series "
+                                 "needs its timestamps")
 
 
 class ModelCard(ModelSummary):

@@ -23,7 +23,7 @@ def summary(registry: Registry, name: str) -> dict[str, Any]:
     if loaded:
         config = loaded.artifact.config
         out.update(task=config.task, input_size=config.input_size, horizon=config.horizon, targets=config.targets,
-                   covariates=config.covariates)
+                   covariates=config.covariates, calendar=config.calendar)
     return out
 
 

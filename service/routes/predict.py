@@ -30,6 +30,8 @@ from service.schemas import (
 )
 from service.settings import Settings
 
+TIME = "\x00timestamps"  # the evaluate frame's time column, beside the targets and covariates named by the model
+
 router = APIRouter(tags=["forecast"])
 Version = Annotated[str | None, Query(pattern=r"^v[1-9][0-9]{0,8}$", description="default: live")]
 
@@ -100,6 +102,10 @@ async def evaluate(request: Request, name: str,
                                                                       "reason": reason}])
         values = values_array(series, i, np.float64)
         lengths = {len(v) for v in series.covariates.values()} | {len(values)}
+        # A calendar model reads the time of year from the timestamps; other models never needed them here.
+        timestamps = series.timestamps if config.calendar_columns else None
+        if timestamps is not None:
+            lengths.add(len(timestamps))
         if len(lengths) > 1 or (values.ndim == 2 and values.shape[1] != len(config.targets)) or values.ndim > 2:
             reason = (f"values and covariates must have the same number of points, each point one value per "
                       f"target {config.targets} (got lengths {sorted(lengths)})")
@@ -107,8 +113,10 @@ async def evaluate(request: Request, name: str,
         frame = pd.DataFrame(dict(series.covariates))
         for j, target in enumerate(config.targets):
             frame[target] = values if values.ndim == 1 else values[:, j]
+        if timestamps is not None:
+            frame[TIME] = timestamps
         try:
-            prepared = prepare_series(frame, ModelConfig.from_dict(config.to_dict()))
+            prepared = prepare_series(frame, ModelConfig.from_dict(config.to_dict()), TIME if timestamps else None)
             # On the model's inference thread (one torch thread, inference mode), not a pool thread.
             result = await asyncio.get_running_loop().run_in_executor(
                 state(request).registry.executor, evaluate_forecaster, artifact.predictor, prepared, scale)

@@ -141,11 +141,12 @@ def test_the_guard_keeps_the_linear_skip_of_a_served_pair_and_watches_every_feat
     from model.cli import PRETRAINED
     from model.datasets import DATASETS
     from model.scaling import scale_inputs
+    from model.windows import prepare_series
 
     p = load_artifact(PRETRAINED / "weather" / "v1").predictor
-    assert p.config.members == 2 and p.net.skip is not None and len(p.spread) == 4
-    frame = DATASETS["weather"].load()
-    window = frame[p.config.features].to_numpy(np.float32)[-28:][None]
+    assert p.config.members == 2 and p.net.skip is not None and len(p.spread) == len(p.config.features)
+    d = DATASETS["weather"]
+    window = prepare_series(d.load(), copy.deepcopy(p.config), d.time_column).values[-28:][None]
     storm = window.copy()
     storm[0, ::2, p.config.features.index("precipitation")] += 400.0  # mm a day, every other day
     windows = np.concatenate([window, storm])

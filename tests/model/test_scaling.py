@@ -78,3 +78,18 @@ def test_unknown_scaling_is_refused():
     with pytest.raises(ValueError, match="unknown scaling"):
         fit_scaler(np.zeros((3, 1), np.float32), "minmax")
     assert SCALINGS == ("window", "robust", "standard")
+
+
+@pytest.mark.parametrize("kind", SCALINGS)
+def test_fixed_columns_pass_unscaled(kind):
+    """The calendar's sin and cos (model/calendar.py) are exact: every scaling leaves them as they are."""
+    rng = np.random.default_rng(0)
+    values = np.column_stack([np.cumsum(rng.normal(size=400)) + 50, np.sin(np.arange(400) / 58.1),
+                              np.cos(np.arange(400) / 58.1)]).astype(np.float32)
+    scaler = fit_scaler(values[:300], kind, fixed=2)
+    windows = np.stack([values[i:i + 28] for i in range(0, 370, 10)])
+    scaled, loc, scale = scale_inputs(windows, scaler)
+    np.testing.assert_array_equal(scaled[:, :, 1:], windows[:, :, 1:])
+    assert (loc[:, 1:] == 0).all() and (scale[:, 1:] == 1).all()
+    alone = scale_inputs(windows[:, :, :1], fit_scaler(values[:300, :1], kind))[0]  # the data column as before
+    np.testing.assert_allclose(scaled[:, :, :1], alone, rtol=1e-5, atol=1e-5)

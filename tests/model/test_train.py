@@ -11,7 +11,7 @@ from model.datasets import DATASETS
 from model.fit import STEP_WINDOW
 from model.scaling import step_floor
 from model.train import train
-from model.windows import DataError, make_windows, split_windows
+from model.windows import DataError, make_windows, prepare_series, split_windows
 
 
 def _small(name: str, train_config: TrainConfig, progress=None, **model):
@@ -165,10 +165,12 @@ def test_the_mean_of_the_best_naive_and_seasonal_starts_is_one_map_on_the_naive_
     artifact = train(d.load(), copy.deepcopy(d.model), TrainConfig(epochs=1), d.time_column)
     candidates, choice = artifact.manifest.validation["candidates"], artifact.manifest.choice
     assert "standard/combined" in candidates  # scored beside the single starts
-    if choice["combined"]:  # chosen only when it beats every single start on validation
+    if choice["combined"]:  # chosen only when it beats every single start (of its calendar) over the blocks
         assert choice["base"] == "naive" and artifact.config.linear_skip
-        singles = [v for k, v in candidates.items() if not k.endswith("combined") and v is not None]
-        assert candidates[f"{choice['scaling']}/combined"] < min(singles)
+        prefix = "year/" if choice["calendar"] == "year" else ""
+        singles = [v for k, v in candidates.items() if k.startswith(prefix) == bool(prefix)
+                   and not k.endswith("combined") and v is not None]
+        assert candidates[f"{prefix}{choice['scaling']}/combined"] < min(singles)
 
 
 def test_max_steps_bounds_the_work_on_a_long_series():
@@ -299,12 +301,12 @@ def test_intervals_use_the_fitted_exponent_and_floor_and_both_are_saved(tmp_path
     from model.scaling import step_floor
 
     d = DATASETS["weather"]
-    config = d.model
     artifact = _small("weather", TrainConfig(epochs=1), base=base)
     exponent = artifact.manifest.validation["interval_exponent"]
     assert 0.0 <= exponent <= 1.0 and artifact.predictor.exponent == exponent
     assert artifact.manifest.interval_exponent == exponent
-    values = d.load()[config.features].to_numpy(np.float64)
+    # The served model's inputs: the data's columns, and the calendar's when it chose the year.
+    values = prepare_series(d.load(), copy.deepcopy(artifact.config), d.time_column).values.astype(np.float64)
     lag = artifact.predictor.interval_lag
     assert lag in (1, 7) and artifact.manifest.interval_lag == lag == artifact.manifest.validation["interval_lag"]
     # The floor is at the interval's lag, from the training part alone.
@@ -313,7 +315,7 @@ def test_intervals_use_the_fitted_exponent_and_floor_and_both_are_saved(tmp_path
     floor = step_floor(values[: split.train_rows, :1], lag)
     assert artifact.predictor.floor == pytest.approx(floor)
     assert artifact.manifest.interval_floor == artifact.predictor.floor
-    windows = np.stack([values[-28:], np.full((28, 4), 5.0)]).astype(np.float32)  # the second is flat
+    windows = np.stack([values[-28:], np.full((28, values.shape[1]), 5.0)]).astype(np.float32)  # the second is flat
     vol = artifact.predictor.interval_unit(windows)
     steps = np.abs(windows[0, lag:, 0] - windows[0, :-lag, 0]).mean()
     assert vol[0, 0] == pytest.approx(max(steps, floor[0]) ** exponent, rel=1e-4)
