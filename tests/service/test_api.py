@@ -65,7 +65,7 @@ def test_a_series_gets_the_same_forecast_alone_and_inside_a_batch(client):
 
 def test_weather_with_covariates_and_ecg(client):
     frame = DATASETS["weather"].load().iloc[-40:]
-    body = {"series": [{"values": frame["temp_max"].tolist(),
+    body = {"series": [{"values": frame["temp_max"].tolist(), "timestamps": frame["date"].tolist(),
                         "covariates": {c: frame[c].tolist() for c in ("temp_min", "precipitation", "wind")}}]}
     r = client.post("/v1/models/weather/forecast", json=body)
     assert r.status_code == 200 and len(r.json()["forecasts"][0]["mean"]) == 7
@@ -182,3 +182,35 @@ def test_train_options_are_the_config_dataclasses_with_the_same_defaults():
             if f.name not in internal:
                 assert getattr(api, f.name) == getattr(config, f.name), f.name
     assert api.input_size == 64  # was 32 in the API and 64 in the dataclass
+
+
+def test_a_calendar_model_reads_the_time_of_year_from_the_timestamps(client):
+    """The bundled weather model chose the year (model/calendar.py): the same 40 days dated half a
+    year later get another forecast, and without timestamps the answer names them."""
+    assert {m["name"]: m["calendar"] for m in client.get("/v1/models").json()}["weather"] == "year"
+    frame = DATASETS["weather"].load().iloc[-40:]
+    series = {"values": frame["temp_max"].tolist(),
+              "covariates": {c: frame[c].tolist() for c in ("temp_min", "precipitation", "wind")}}
+    dates = pd.to_datetime(frame["date"])
+
+    def forecast(timestamps):
+        return client.post("/v1/models/weather/forecast", json={"series": [{**series, "timestamps": timestamps}]})
+
+    december = forecast(dates.dt.strftime("%Y-%m-%d").tolist()).json()["forecasts"][0]
+    june = forecast((dates - pd.Timedelta(days=183)).dt.strftime("%Y-%m-%d").tolist()).json()["forecasts"][0]
+    assert december["timestamps"][0] == "2016-01-01T00:00:00"
+    assert max(abs(a - b) for a, b in zip(december["mean"], june["mean"], strict=True)) > 0.1
+    for timestamps, reason in ((None, "required"), (frame["date"].tolist()[:-1], "39 timestamps for 40 values"),
+                               (frame["date"].tolist()[::-1], "sort the rows by time")):
+        r = forecast(timestamps)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "series[0].timestamps"
+        assert reason in r.json()["errors"][0]["reason"]
+    # evaluate reads them too
+    history = DATASETS["weather"].load().iloc[-120:]
+    body = {"series": [{"values": history["temp_max"].tolist(), "timestamps": history["date"].tolist(),
+                        "covariates": {c: history[c].tolist() for c in ("temp_min", "precipitation", "wind")}}]}
+    r = client.post("/v1/models/weather/evaluate", json=body)
+    assert r.status_code == 200 and r.json()["results"][0]["windows"] == 120 - 35 + 1
+    del body["series"][0]["timestamps"]
+    r = client.post("/v1/models/weather/evaluate", json=body)
+    assert r.status_code == 422 and "time of year" in r.json()["detail"]

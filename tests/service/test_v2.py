@@ -4,6 +4,7 @@ protocol's edges through the app. A forecast through /v2 equals the /v1 forecast
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from model.datasets import DATASETS
@@ -56,9 +57,10 @@ def test_server_and_model_metadata(triton):
     assert meta["inputs"] == [{"name": "INPUT", "datatype": "FP32", "shape": [-1, 30, 1]}]
     outputs = {o["name"]: o for o in meta["outputs"]}
     assert outputs["FORECAST"]["shape"] == [-1, 5, 1] and "LOWER_95" in outputs and "UPPER_80" in outputs
-    weather = client.get_model_metadata("weather", "v1")
-    assert weather["inputs"][0]["shape"] == [-1, 28, 4]
-    assert weather["parameters"]["features"] == ["temp_max", "temp_min", "precipitation", "wind"]
+    weather = client.get_model_metadata("weather", "v1")  # reads the time of year (model/calendar.py)
+    assert weather["inputs"][0]["shape"] == [-1, 28, 6]
+    assert weather["parameters"]["features"] == ["temp_max", "temp_min", "precipitation", "wind",
+                                                 "calendar:year_sin", "calendar:year_cos"]
     assert client.get_model_metadata("weather-type")["outputs"][0]["name"] == "PROBABILITIES"
 
 
@@ -105,9 +107,13 @@ def test_covariates_and_classes_through_v2_equal_v1(triton):
     client, url = triton
     columns = ["temp_max", "temp_min", "precipitation", "wind"]
     frame = WEATHER.iloc[-40:]
-    window = frame[columns].to_numpy(np.float32)[None]  # (1, 40, 4): longer than 28, the last 28 are used
+    # The calendar's columns, as a v2 client computes them: sin and cos of the phase in the year.
+    phase = 2 * np.pi * (pd.to_datetime(frame["date"]) - pd.Timestamp("1970-01-01")).dt.days.to_numpy() / 365.2425
+    calendar = np.column_stack([np.sin(phase), np.cos(phase)])
+    window = np.column_stack([frame[columns].to_numpy(), calendar]).astype(np.float32)[None]
+    assert window.shape == (1, 40, 6)  # longer than 28: the last 28 are used
     result = infer(client, "weather", window, outputs=["FORECAST"])
-    body = {"series": [{"values": frame["temp_max"].tolist(),
+    body = {"series": [{"values": frame["temp_max"].tolist(), "timestamps": frame["date"].tolist(),
                         "covariates": {c: frame[c].tolist() for c in columns[1:]}}]}
     np.testing.assert_allclose(result.as_numpy("FORECAST")[0, :, 0], v1_forecast(url, "weather", body)
                                ["forecasts"][0]["mean"], rtol=1e-5)
