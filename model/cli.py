@@ -82,7 +82,9 @@ def _training_input(args: argparse.Namespace) -> tuple[pd.DataFrame, str | None,
         return dataset.load(), dataset.time_column, config, train_config, dataset.name
     if not args.csv or not args.target:
         raise DataError("give --dataset NAME, or --csv FILE with --target COLUMN")
-    config = ModelConfig(targets=args.target, covariates=args.covariates or [], **_overrides(args, ModelConfig))
+    # --covariates is a ModelConfig field too: one dict, or the keyword comes twice (a TypeError before).
+    config = ModelConfig(**{**_overrides(args, ModelConfig), "targets": args.target,
+                            "covariates": args.covariates or []})
     return pd.read_csv(args.csv), args.time_column, config, TrainConfig(**_overrides(args, TrainConfig)), \
         Path(args.csv).stem
 

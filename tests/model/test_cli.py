@@ -1,6 +1,7 @@
 import pytest
 
 from model import store
+from model.artifact import load_artifact
 from model.cli import main
 from model.datasets import DATASETS
 
@@ -22,6 +23,15 @@ def test_train_on_a_csv_then_evaluate_it(tmp_path, capsys):
     assert "seasonal_naive:" in capsys.readouterr().out
 
 
+def test_a_csv_with_covariates(tmp_path, capsys):
+    csv = tmp_path / "weather.csv"
+    DATASETS["weather"].load().iloc[:400].to_csv(csv, index=False)
+    assert main(["train", "--csv", str(csv), "--target", "temp_max", "--covariates", "temp_min", "wind",
+                 "--input-size", "14", "--horizon", "3", "--epochs", "1", "--hidden-size", "8",
+                 "--store", str(tmp_path / "models"), "--name", "w"]) == 0
+    assert load_artifact(tmp_path / "models" / "w" / "v1").config.covariates == ["temp_min", "wind"]
+
+
 def test_bad_data_is_a_clear_error_not_a_traceback(tmp_path, capsys):
     csv = tmp_path / "short.csv"
     csv.write_text("close\n1\n2\n3\n")
@@ -35,6 +45,17 @@ def test_train_on_a_bundled_dataset_with_the_seed_cell(tmp_path, capsys):
     assert main(["train", "--dataset", "weather", "--cell", "seed", "--epochs", "1", "--hidden-size", "8",
                  "--store", str(tmp_path)]) == 0
     assert "saved weather v1" in capsys.readouterr().out
+
+
+def test_the_calendar_flag_and_its_refusal_without_timestamps(tmp_path, capsys):
+    assert main(["train", "--dataset", "weather", "--calendar", "none", "--epochs", "1", "--hidden-size", "8",
+                 "--store", str(tmp_path)]) == 0
+    assert load_artifact(tmp_path / "weather" / "v1").config.calendar == "none"  # auto would take the year
+    csv = tmp_path / "prices.csv"
+    DATASETS["stock"].load().iloc[:500].to_csv(csv, index=False)
+    code = main(["train", "--csv", str(csv), "--target", "close", "--calendar", "year", "--input-size", "20",
+                 "--store", str(tmp_path)])  # no --time-column
+    assert code == 2 and "calendar 'year' reads the time of year" in capsys.readouterr().err
 
 
 def test_unknown_dataset_is_refused():
