@@ -110,7 +110,8 @@ def table(results: list[dict[str, Any]]) -> str:
         parts = " + ".join(f"{p['base']} (ridge {p['ridge_penalty']})" for p in c.get("combined", []))
         start = f"mean of {parts}" if parts else f"{c['base']}, ridge {c['ridge_penalty']}"
         pair = ", with its bare-base run (pair)" if c.get("members", 1) > 1 else ""
-        cells.append(f"{c['scaling']}, {start}{pair}")
+        year = ", time of year" if c.get("calendar") == "year" else ""
+        cells.append(f"{c['scaling']}{year}, {start}{pair}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
