@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 
 from model.config import ModelConfig
 from model.evaluate import evaluate_forecaster
-from model.windows import DataError, prepare_series
+from model.windows import DataError, parse_timestamps, prepare_series
 from service.deps import get_model, state, submit
 from service.errors import Problem
 from service.forecasting import build_forecasts, build_windows, check_request_size, values_array
@@ -29,8 +29,6 @@ from service.schemas import (
     SeriesClasses,
 )
 from service.settings import Settings
-
-TIME = "\x00timestamps"  # the evaluate frame's time column, beside the targets and covariates named by the model
 
 router = APIRouter(tags=["forecast"])
 Version = Annotated[str | None, Query(pattern=r"^v[1-9][0-9]{0,8}$", description="default: live")]
@@ -114,9 +112,13 @@ async def evaluate(request: Request, name: str,
         for j, target in enumerate(config.targets):
             frame[target] = values if values.ndim == 1 else values[:, j]
         if timestamps is not None:
-            frame[TIME] = timestamps
+            try:
+                frame.index = parse_timestamps(timestamps, "timestamps")  # prepare_series reads a frame's index
+            except DataError as exc:
+                field = f"series[{i}].timestamps"
+                raise Problem(422, f"{field}: {exc}", [{"field": field, "reason": str(exc)}]) from exc
         try:
-            prepared = prepare_series(frame, ModelConfig.from_dict(config.to_dict()), TIME if timestamps else None)
+            prepared = prepare_series(frame, ModelConfig.from_dict(config.to_dict()))
             # On the model's inference thread (one torch thread, inference mode), not a pool thread.
             result = await asyncio.get_running_loop().run_in_executor(
                 state(request).registry.executor, evaluate_forecaster, artifact.predictor, prepared, scale)

@@ -211,6 +211,9 @@ def test_a_calendar_model_reads_the_time_of_year_from_the_timestamps(client):
                         "covariates": {c: history[c].tolist() for c in ("temp_min", "precipitation", "wind")}}]}
     r = client.post("/v1/models/weather/evaluate", json=body)
     assert r.status_code == 200 and r.json()["results"][0]["windows"] == 120 - 35 + 1
+    body["series"][0]["timestamps"][5] = "not a date"
+    r = client.post("/v1/models/weather/evaluate", json=body)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "series[0].timestamps"
     del body["series"][0]["timestamps"]
     r = client.post("/v1/models/weather/evaluate", json=body)
     assert r.status_code == 422 and "time of year" in r.json()["detail"]
