@@ -8,6 +8,9 @@ does to the next days. Seattle's daily maximum (the bundled weather): validation
 1.153. The columns are exact, not measurements, so no scaling touches them
 (model/scaling.py, `fixed`) and the guard does not read them.
 
+A classifier tries it by a second fit and keeps the lower validation cross-entropy (the bundled
+weather types: 1.133 -> 1.084, test accuracy 0.484 -> 0.539 against the majority's 0.525).
+
 Offered by "auto" only when the training part spans two years on a calendar frequency: with one
 year, each time of year is seen once and its effect cannot be told from that year's weather.
 """

@@ -38,7 +38,8 @@ class ModelConfig:
     # autoregressive component), started from a ridge fit: smooth seasonal series need it.
     linear_skip: bool = True
     # Where in the year each point lies, as inputs (model/calendar.py): "year" adds its sin and cos,
-    # "auto" tries that on the choice blocks when the training part spans two years. Saved resolved.
+    # "auto" tries that when the training part spans two years (a forecaster on the choice blocks, a
+    # classifier by a second fit's validation loss). Saved resolved.
     calendar: Calendar = "auto"
     # GRU bodies side by side, read by one head: an ensemble served in one forward pass. Training sets
     # 2 when its race's two runs forecast better together than either alone on validation.

@@ -42,8 +42,6 @@ def check_options(config: ModelConfig, train_config: TrainConfig) -> None:
         raise DataError(f"input_size must be >= 2 and horizon >= 1 (got {config.input_size}, {config.horizon})")
     if config.task == "classify" and not config.covariates:
         raise DataError("a classifier needs covariates: the numeric columns it reads to predict the label")
-    if config.task == "classify" and config.calendar == "year":
-        raise DataError("calendar 'year' is for forecasters; a classifier reads its covariates only")
     fractions = (train_config.val_fraction, train_config.test_fraction)
     if not all(0 < f < 0.5 for f in fractions) or not 0 <= train_config.calibration_fraction < 0.5:
         raise DataError("val_fraction and test_fraction must each lie between 0 and 0.5, "
@@ -66,12 +64,9 @@ def train(
     series = prepare_series(frame, config, time_column, interpolate=train_config.interpolate)
     split = split_windows(len(series.values), config.input_size, config.horizon, train_config.val_fraction,
                           train_config.test_fraction, train_config.calibration_fraction)
-    train_values = series.values[: split.train_rows]  # the only rows anything is fitted on: no leakage
     if config.task == "classify":
-        config.scaling, config.base, config.calendar = "standard", "naive", "none"
-        torch.manual_seed(train_config.seed)  # the initial weights too
-        predictor = Predictor(config=config, net=GRUNet(config), scaler=fit_scaler(train_values, "standard"))
-        return _train_classifier(series, predictor, split, train_config, progress, should_cancel)
+        config.scaling, config.base = "standard", "naive"
+        return _train_classifier(series, config, split, train_config, progress, should_cancel)
     return _train_forecaster(series, config, split, train_config, progress, should_cancel)
 
 
@@ -672,21 +667,46 @@ def _val_mase(predictor: Predictor, x: np.ndarray, y: np.ndarray, rows: np.ndarr
     return metrics.mase(y[rows], forecast, mase_scale)
 
 
-def _train_classifier(series: Series, predictor: Predictor, split: Split, train_config: TrainConfig,
+def _train_classifier(series: Series, config: ModelConfig, split: Split, train_config: TrainConfig,
                       progress: Progress | None, should_cancel: CancelCheck | None) -> Artifact:
-    config = predictor.config
+    """Fit on the training part, stop on validation cross-entropy. With calendar "auto" and two years
+    of training, a second fit reads the time of year too, and the lower validation loss is kept
+    (the bundled weather types: 1.133 -> 1.082; the sun, rain and fog of a day follow the season)."""
+    try_year = config.calendar == "auto" and calendar.offered(series.index, split.train_rows, config.frequency)
+    if config.calendar == "auto":
+        config.calendar = "none"
+    runs = [_fit_classifier(series, config, split, train_config, progress, should_cancel)]
+    if try_year:
+        year = ModelConfig.from_dict({**config.to_dict(), "calendar": "year"})
+        values = np.concatenate([series.values, calendar_inputs(series.index, year)], axis=1)
+        # Quiet: the job's progress has counted its epochs once already.
+        runs.append(_fit_classifier(replace(series, values=values), year, split, train_config, None, should_cancel))
+    losses = [min(h.val_loss for h in history) for _, _, history in runs]
+    predictor, chosen, history = runs[int(np.argmin(losses))]  # a tie keeps the simpler model
+    labels = class_windows(chosen, config.input_size)[1]  # each window's label: the step after it
+    counts = np.bincount(labels[split.train], minlength=len(predictor.config.classes)).astype(float)
+    prior = counts / counts.sum()
+    test = evaluate_classifier(predictor, chosen, prior, split.test)
+    scores = dict(zip(("none", "year"), losses, strict=False)) if try_year else {}
+    return _artifact(predictor, chosen, train_config, history, test, class_prior=prior.tolist(),
+                     choice={"calendar": predictor.config.calendar}, validation={"calendar": scores})
+
+
+def _fit_classifier(series: Series, config: ModelConfig, split: Split, train_config: TrainConfig,
+                    progress: Progress | None, should_cancel: CancelCheck | None
+                    ) -> tuple[Predictor, Series, list[EpochReport]]:
+    torch.manual_seed(train_config.seed)  # the initial weights too
+    scaler = fit_scaler(series.values[: split.train_rows], "standard", len(config.calendar_columns))
+    predictor = Predictor(config=config, net=GRUNet(config), scaler=scaler)
     x, labels = class_windows(series, config.input_size)
 
     def scaled(part: slice, stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
         return scale_inputs(x[part][::stride], predictor.scaler)[0], labels[part][::stride]
 
     history = fit(predictor.net, "classify", scaled(split.train, train_config.stride), scaled(split.val),
-                  for_window(train_config, predictor.config.input_size), progress, should_cancel)
+                  for_window(train_config, config.input_size), progress, should_cancel)
     predictor.to(choose_device("cpu"))
-    counts = np.bincount(labels[split.train], minlength=len(config.classes)).astype(float)
-    prior = counts / counts.sum()
-    test = evaluate_classifier(predictor, series, prior, split.test)
-    return _artifact(predictor, series, train_config, history, test, class_prior=prior.tolist())
+    return predictor, series, history
 
 
 def _artifact(predictor: Predictor, series: Series, train_config: TrainConfig, history: list[EpochReport],

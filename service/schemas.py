@@ -257,7 +257,8 @@ CLASSIFY_EXAMPLES: dict[str, Any] = {
         "summary": "weather-type: 14 days of Seattle weather -> tomorrow's type (sun, rain, drizzle, snow, fog)",
         "value": {"series": [{"id": "seattle", "values": [], "covariates": {
             "precipitation": [0.0, 2.5, 8.1, 0.0, 0.0, 1.2, 0.0, 0.0, 4.3, 10.2, 0.5, 0.0, 0.0, 0.0],
-            "temp_max": _ramp(9.0, 0.2, 14), "temp_min": _ramp(3.0, 0.1, 14), "wind": [3.1] * 14}}]},
+            "temp_max": _ramp(9.0, 0.2, 14), "temp_min": _ramp(3.0, 0.1, 14), "wind": [3.1] * 14},
+            "timestamps": _days(14)}]},  # the model reads the time of year (model/calendar.py)
     },
 }
 EVALUATE_EXAMPLES: dict[str, Any] = {

@@ -47,11 +47,21 @@ def test_the_year_columns_follow_the_data_columns():
         prepare_series(d.load(), config)  # no time column
 
 
-def test_a_classifier_takes_no_calendar():
-    d = DATASETS["weather-type"]
-    with pytest.raises(DataError, match="calendar 'year' is for forecasters"):
-        train(d.load(), ModelConfig.from_dict({**d.model.to_dict(), "calendar": "year"}), TrainConfig(epochs=1),
-              d.time_column)
+def test_a_classifier_keeps_the_year_where_its_validation_loss_is_lower():
+    d = DATASETS["weather-type"]  # Seattle's weather types: the season decides much of sun, rain and fog
+    config = copy.deepcopy(d.model)
+    config.hidden_size = 8
+    artifact = train(d.load(), config, TrainConfig(epochs=3), d.time_column)
+    scores = artifact.manifest.validation["calendar"]
+    assert set(scores) == {"none", "year"}
+    assert artifact.config.calendar == artifact.manifest.choice["calendar"] == min(scores, key=scores.get)
+    best = min(h["val_loss"] for h in artifact.manifest.history)
+    assert best == pytest.approx(scores[artifact.config.calendar])  # the history is the kept run's
+    forced = train(d.load(), ModelConfig.from_dict({**config.to_dict(), "calendar": "year"}), TrainConfig(epochs=1),
+                   d.time_column)
+    assert forced.config.features[-2:] == calendar.columns("year") and forced.manifest.validation["calendar"] == {}
+    window = prepare_series(d.load(), copy.deepcopy(forced.config), d.time_column).values[-14:][None]
+    assert forced.predictor.classify(window).shape == (1, 5)
 
 
 def _trained(name: str, frame: pd.DataFrame | None = None, **options):

@@ -48,7 +48,7 @@ def test_classify_returns_probabilities():
     config = copy.deepcopy(d.model)
     config.hidden_size = 4
     artifact = train(d.load(), config, TrainConfig(epochs=1), d.time_column)
-    probabilities = artifact.predictor.classify(np.zeros((3, 14, 4), np.float32))
+    probabilities = artifact.predictor.classify(np.zeros((3, 14, len(artifact.config.features)), np.float32))
     assert probabilities.shape == (3, 5)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
     assert pytest.approx(probabilities[0]) == probabilities[1]

@@ -82,10 +82,17 @@ def test_weather_type_classifier(client):
     if "weather-type" not in pretrained_names():
         pytest.skip("weather-type default not built")
     frame = DATASETS["weather-type"].load().iloc[-14:]
-    body = {"series": [{"values": [], "covariates": {c: frame[c].tolist()
-                                                     for c in ("precipitation", "temp_max", "temp_min", "wind")}}]}
+    body = {"series": [{"values": [], "timestamps": frame["date"].tolist(), "covariates": {
+        c: frame[c].tolist() for c in ("precipitation", "temp_max", "temp_min", "wind")}}]}
     r = client.post("/v1/models/weather-type/classify", json=body)
     assert r.status_code == 200, r.text
+    assert {m["name"]: m["calendar"] for m in client.get("/v1/models").json()}["weather-type"] == "year"
+    for timestamps, reason in ((None, "required"), (frame["date"].tolist()[-10:], "needs at least 14")):
+        r = client.post("/v1/models/weather-type/classify", json={"series": [{**body["series"][0],
+                                                                             "timestamps": timestamps}]})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "series[0].timestamps"
+        assert reason in r.json()["errors"][0]["reason"]
+    r = client.post("/v1/models/weather-type/classify", json=body)
     result = r.json()["results"][0]
     assert sum(result["probabilities"].values()) == pytest.approx(1, abs=1e-4)
     assert result["predicted"] == max(result["probabilities"], key=result["probabilities"].get)

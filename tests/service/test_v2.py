@@ -32,6 +32,12 @@ def stock_windows(n=8, length=30):
     return np.stack([CLOSES[i * 7 : i * 7 + length] for i in range(n)])[:, :, None]
 
 
+def year_columns(dates):
+    """The calendar's columns, as a v2 client computes them: sin and cos of the phase in the year."""
+    phase = 2 * np.pi * (pd.to_datetime(dates) - pd.Timestamp("1970-01-01")).dt.days.to_numpy() / 365.2425
+    return np.column_stack([np.sin(phase), np.cos(phase)])
+
+
 def v1_forecast(url, model, body):
     import httpx
 
@@ -107,9 +113,7 @@ def test_covariates_and_classes_through_v2_equal_v1(triton):
     client, url = triton
     columns = ["temp_max", "temp_min", "precipitation", "wind"]
     frame = WEATHER.iloc[-40:]
-    # The calendar's columns, as a v2 client computes them: sin and cos of the phase in the year.
-    phase = 2 * np.pi * (pd.to_datetime(frame["date"]) - pd.Timestamp("1970-01-01")).dt.days.to_numpy() / 365.2425
-    calendar = np.column_stack([np.sin(phase), np.cos(phase)])
+    calendar = year_columns(frame["date"])
     window = np.column_stack([frame[columns].to_numpy(), calendar]).astype(np.float32)[None]
     assert window.shape == (1, 40, 6)  # longer than 28: the last 28 are used
     result = infer(client, "weather", window, outputs=["FORECAST"])
@@ -118,10 +122,13 @@ def test_covariates_and_classes_through_v2_equal_v1(triton):
     np.testing.assert_allclose(result.as_numpy("FORECAST")[0, :, 0], v1_forecast(url, "weather", body)
                                ["forecasts"][0]["mean"], rtol=1e-5)
     classify_columns = client.get_model_metadata("weather-type")["parameters"]["features"]
-    window = frame[classify_columns].to_numpy(np.float32)[-14:][None]
+    assert classify_columns[-2:] == ["calendar:year_sin", "calendar:year_cos"]  # it reads the time of year too
+    data_columns = classify_columns[:-2]
+    window = np.column_stack([frame[data_columns].to_numpy(), calendar]).astype(np.float32)[-14:][None]
     probabilities = infer(client, "weather-type", window, outputs=["PROBABILITIES"]).as_numpy("PROBABILITIES")
-    v1 = httpx.post(f"{url}/v1/models/weather-type/classify", json={"series": [{"values": [], "covariates": {
-        c: frame[c].tolist()[-14:] for c in classify_columns}}]}).json()
+    v1 = httpx.post(f"{url}/v1/models/weather-type/classify", json={"series": [{
+        "values": [], "timestamps": frame["date"].tolist()[-14:],
+        "covariates": {c: frame[c].tolist()[-14:] for c in data_columns}}]}).json()
     classes = client.get_model_metadata("weather-type")["parameters"]["classes"]
     expected = [v1["results"][0]["probabilities"][c] for c in classes]
     np.testing.assert_allclose(probabilities[0], expected, rtol=1e-4, atol=1e-6)

@@ -59,8 +59,8 @@ def test_both_workers_serve_and_metrics_add_up(two_workers):
     before = httpx.get(url + "/metrics").text
     count = re.search(r'gru_forecasts_total\{model="weather-type"\} (\S+)', before)
     start = float(count.group(1)) if count else 0.0
-    body = {"series": [{"values": [], "covariates": {k: [1.0] * 14 for k in
-                                                     ("precipitation", "temp_max", "temp_min", "wind")}}]}
+    body = {"series": [{"values": [], "timestamps": [f"2016-01-{d:02d}" for d in range(1, 15)],
+                        "covariates": {k: [1.0] * 14 for k in ("precipitation", "temp_max", "temp_min", "wind")}}]}
     served = each_worker(url, lambda c: c.post("/v1/models/weather-type/classify", json=body).status_code)
     assert {code for codes in served.values() for code in codes} == {200}
     total = sum(len(codes) for codes in served.values())
