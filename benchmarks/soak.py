@@ -58,9 +58,11 @@ def bodies(folder: Path) -> Path:
         kinds = {
             "stock": [{"values": stock[i : i + 30]} for i in range(n)],
             "ecg": [{"values": ecg[i * 50 : i * 50 + 180]} for i in range(n)],
-            "weather": [{"values": weather["temp_max"].iloc[i : i + 28].tolist(), "covariates": {
-                c: weather[c].iloc[i : i + 28].tolist() for c in ("temp_min", "precipitation", "wind")}}
-                for i in range(n)],
+            "weather": [{"values": weather["temp_max"].iloc[i : i + 28].tolist(),
+                         "timestamps": weather["date"].iloc[i : i + 28].tolist(),  # it reads the time of year
+                         "covariates": {c: weather[c].iloc[i : i + 28].tolist()
+                                        for c in ("temp_min", "precipitation", "wind")}}
+                        for i in range(n)],
         }
         for model, series in kinds.items():
             file = folder / f"{model}{n}.json"

@@ -67,8 +67,9 @@ def test_image_serves_trains_and_keeps_models(engine):
         bodies = {
             "stock": {"series": [{"values": stock[-30:]}]},
             "ecg": {"series": [{"values": ecg[:180]}]},
-            "weather": {"series": [{"values": weather["temp_max"].tolist(), "covariates": {
-                c: weather[c].tolist() for c in ("temp_min", "precipitation", "wind")}}]},
+            "weather": {"series": [{"values": weather["temp_max"].tolist(), "timestamps": weather["date"].tolist(),
+                                    "covariates": {c: weather[c].tolist() for c in ("temp_min", "precipitation",
+                                                                                     "wind")}}]},
         }
         for model, body in bodies.items():
             r = httpx.post(f"{url}/v1/models/{model}/forecast", json=body, timeout=30)
