@@ -335,7 +335,8 @@ def _train_forecaster(series: Series, config: ModelConfig, split: Split, train_c
     n_targets = len(config.targets)
     train_values = series.values[: split.train_rows]
     season_source = _resolve_season(config, train_values)
-    try_year = config.calendar == "auto" and calendar.offered(series.index, split.train_rows, config.frequency)
+    try_year = config.calendar == "auto" and calendar.offered(series.index, split.train_rows, config.frequency,
+                                                              config.season_length)
     if config.calendar == "auto":
         config.calendar = "none"
     x, y = make_windows(series.values, config.input_size, config.horizon)

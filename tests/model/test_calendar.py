@@ -34,6 +34,12 @@ def test_auto_tries_the_year_only_with_two_years_of_training_on_a_frequency():
     assert not calendar.offered(two_years, 700, "D")  # under two years before the split
     assert not calendar.offered(two_years, 740, None)
     assert not calendar.offered(pd.RangeIndex(800), 740, "D")
+    assert calendar.offered(two_years, 740, "D", season_length=7)  # the week: the year is new
+    months = pd.date_range("1958-03-01", periods=300, freq="MS")
+    assert calendar.offered(months, 200, "MS", season_length=6)
+    assert not calendar.offered(months, 200, "MS", season_length=12)  # the season is the year already
+    weeks = pd.date_range("1990-01-07", periods=600, freq="W")
+    assert not calendar.offered(weeks, 400, "W", season_length=52)
 
 
 def test_the_year_columns_follow_the_data_columns():
