@@ -1,5 +1,6 @@
 import copy
 
+import pytest
 import torch
 
 from model.datasets import DATASETS
@@ -33,3 +34,27 @@ def test_no_live_version_or_an_incomparable_one(stock_artifact):
     other.predictor.config.horizon = 2
     decision = judge(stock_artifact, other, "v3", d.load(), d.time_column, TrainConfig())
     assert decision["promote"] is False and "horizon" in decision["reason"]
+
+
+def test_a_calendar_version_and_one_without_are_each_scored_on_their_own_inputs():
+    """The bundled weather model reads the time of year; a version without it reads four columns
+    where the new one reads six. Each is scored on the inputs its own config asks for."""
+    from model.artifact import load_artifact
+    from model.cli import PRETRAINED
+    from model.config import TrainConfig
+    from model.train import train
+
+    d = DATASETS["weather"]
+    live = load_artifact(PRETRAINED / "weather" / "v1")
+    assert live.config.calendar == "year"
+    config = copy.deepcopy(d.model)
+    config.calendar, config.hidden_size = "none", 8
+    plain = train(d.load(), config, TrainConfig(epochs=1), d.time_column)
+    decision = judge(plain, live, "v1", d.load(), d.time_column, TrainConfig())
+    assert decision["live"] == pytest.approx(live.manifest.metrics["model"]["mase"], rel=1e-6)  # recomputed
+    assert decision["promote"] is (decision["new"] < decision["live"])
+    # A new version trained without timestamps: the live calendar version cannot read its data.
+    undated = d.load().drop(columns="date")
+    blind = train(undated, copy.deepcopy(config), TrainConfig(epochs=1))
+    back = judge(blind, live, "v1", undated, None, TrainConfig())
+    assert back["promote"] is False and "v1 cannot read this data: calendar 'year'" in back["reason"]
