@@ -60,7 +60,8 @@ def _card(registry: Registry, name: str) -> tuple[str, dict[str, Any] | None]:
             f'<div class="meta">{escape(config.task)} · input {config.input_size} · horizon {config.horizon}'
             f'{" · " + escape(config.frequency) if config.frequency else ""}<br>'
             f'targets {escape(", ".join(config.targets))}'
-            f'{"<br>covariates " + escape(", ".join(config.covariates)) if config.covariates else ""}</div>'
+            f'{"<br>covariates " + escape(", ".join(config.covariates)) if config.covariates else ""}'
+            f'{"<br>reads the time of year: send timestamps" if config.calendar_columns else ""}</div>'
             f'<table>{"".join(rows)}</table>{button}</div>')
     info = {"name": name, "task": config.task, "input_size": config.input_size, "horizon": config.horizon,
             "targets": config.targets, "covariates": [c for c in config.covariates if c not in config.targets],

@@ -132,7 +132,8 @@ class TrainOptions(BaseModel):
     linear_skip: bool = Field(_MODEL.linear_skip, description="a ridge-started linear map beside the GRU, kept if "
                               "it wins on validation")
     calendar: Calendar = Field(_MODEL.calendar, description="\"year\": the time of year (sin, cos) as inputs, read "
-                               "from the time column; auto tries it when the training part spans two years")
+                               "from the time column; auto tries it when the training part spans two years and "
+                               "the season is shorter than a year")
     epochs: int = Field(_TRAINING.epochs, ge=1, le=1000)
     max_steps: int = Field(_TRAINING.max_steps, ge=0, le=1_000_000,
                            description=f"most optimizer steps, for windows up to {STEP_WINDOW} points (proportionally "

@@ -74,6 +74,8 @@ def test_the_page_lists_every_model(client):
     assert r.status_code == 200 and "text/html" in r.headers["content-type"]
     for name in ("stock", "weather", "sf-temps", "ecg", "weather-type"):
         assert f'data-model="{name}"' in r.text
+    cards = {c.split('"', 1)[0]: c for c in r.text.split('data-model="')[1:]}
+    assert "reads the time of year" in cards["weather"] and "reads the time of year" not in cards["stock"]
     assert 'src="/static/page.js"' in r.text and "http://" not in r.text.split("<main>")[1]
     assert client.get("/static/page.js").status_code == 200
     assert client.get("/static/other.js").status_code == 404
