@@ -26,7 +26,7 @@ import pandas as pd
 
 Calendar = Literal["auto", "year", "none"]
 CALENDARS = ("auto", "year", "none")
-COLUMNS: dict[str, list[str]] = {"year": ["calendar:year_sin", "calendar:year_cos"], "none": [], "auto": []}
+COLUMNS = {"year": ["calendar:year_sin", "calendar:year_cos"]}  # "none" and "auto" (unresolved) add none
 YEAR_DAYS = 365.2425
 MIN_SPAN_DAYS = 2 * YEAR_DAYS  # training data "auto" needs before it tries the year
 YEAR_SEASON_DAYS = 360  # a season this long is the year already (52 weeks are 364 days)

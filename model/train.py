@@ -70,6 +70,21 @@ def train(
     return _train_forecaster(series, config, split, train_config, progress, should_cancel)
 
 
+def _resolve_calendar(config: ModelConfig, series: Series, split: Split) -> bool:
+    """Whether "auto" tries the year (model/calendar.py); "auto" becomes "none" until the year wins."""
+    offered = config.calendar == "auto" and calendar.offered(series.index, split.train_rows, config.frequency,
+                                                             config.season_length)
+    if config.calendar == "auto":
+        config.calendar = "none"
+    return offered
+
+
+def _with_year(config: ModelConfig, series: Series) -> tuple[ModelConfig, Series]:
+    """The config and series with the year's input columns appended."""
+    year = ModelConfig.from_dict({**config.to_dict(), "calendar": "year"})
+    return year, replace(series, values=np.concatenate([series.values, calendar_inputs(series.index, year)], axis=1))
+
+
 def _evenly(part: slice, limit: int, stride: int = 1) -> np.ndarray:
     """Window positions of a part, every stride-th, at most limit of them evenly spaced."""
     rows = np.arange(part.start, part.stop)[::stride]
@@ -335,10 +350,7 @@ def _train_forecaster(series: Series, config: ModelConfig, split: Split, train_c
     n_targets = len(config.targets)
     train_values = series.values[: split.train_rows]
     season_source = _resolve_season(config, train_values)
-    try_year = config.calendar == "auto" and calendar.offered(series.index, split.train_rows, config.frequency,
-                                                              config.season_length)
-    if config.calendar == "auto":
-        config.calendar = "none"
+    try_year = _resolve_calendar(config, series, split)
     x, y = make_windows(series.values, config.input_size, config.horizon)
     y = y[:, :, :n_targets]
     mase_scale = metrics.naive_scale(train_values[:, :n_targets])
@@ -353,15 +365,15 @@ def _train_forecaster(series: Series, config: ModelConfig, split: Split, train_c
     if try_year:
         # The same choice again with the time of year as input; kept only if its best start scores
         # lower over the blocks (model/calendar.py). A tie keeps the simpler model.
-        year = ModelConfig.from_dict({**config.to_dict(), "calendar": "year"})
-        values = np.concatenate([series.values, calendar_inputs(series.index, year)], axis=1)
-        x_year = make_windows(values, config.input_size, config.horizon)[0]
-        chosen_year = _choose(year, x_year, y, train_rows, val_rows, values[: split.train_rows], mase_scale, earlier)
+        year, dated = _with_year(config, series)
+        x_year = make_windows(dated.values, config.input_size, config.horizon)[0]
+        chosen_year = _choose(year, x_year, y, train_rows, val_rows, dated.values[: split.train_rows], mase_scale,
+                              earlier)
         calendar_scores = {"none": best.score, "year": chosen_year[0].score}
         table.update({f"year/{k}": v for k, v in chosen_year[2].items()})
         if chosen_year[0].score < best.score:
-            config.calendar, series, x = "year", replace(series, values=values), x_year
-            train_values = values[: split.train_rows]
+            config.calendar, series, x = "year", dated, x_year
+            train_values = dated.values[: split.train_rows]
             best, bare = chosen_year[0], chosen_year[1]
 
     def prepare(candidate: _Candidate) -> _Run:
@@ -673,15 +685,12 @@ def _train_classifier(series: Series, config: ModelConfig, split: Split, train_c
     """Fit on the training part, stop on validation cross-entropy. With calendar "auto" and two years
     of training, a second fit reads the time of year too, and the lower validation loss is kept
     (the bundled weather types: 1.133 -> 1.084; the sun, rain and fog of a day follow the season)."""
-    try_year = config.calendar == "auto" and calendar.offered(series.index, split.train_rows, config.frequency)
-    if config.calendar == "auto":
-        config.calendar = "none"
+    try_year = _resolve_calendar(config, series, split)
     runs = [_fit_classifier(series, config, split, train_config, progress, should_cancel)]
     if try_year:
-        year = ModelConfig.from_dict({**config.to_dict(), "calendar": "year"})
-        values = np.concatenate([series.values, calendar_inputs(series.index, year)], axis=1)
+        year, dated = _with_year(config, series)
         # Quiet: the job's progress has counted its epochs once already.
-        runs.append(_fit_classifier(replace(series, values=values), year, split, train_config, None, should_cancel))
+        runs.append(_fit_classifier(dated, year, split, train_config, None, should_cancel))
     losses = [min(h.val_loss for h in history) for _, _, history in runs]
     predictor, chosen, history = runs[int(np.argmin(losses))]  # a tie keeps the simpler model
     labels = class_windows(chosen, config.input_size)[1]  # each window's label: the step after it

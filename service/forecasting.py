@@ -84,9 +84,8 @@ def _calendar(config: ModelConfig, series: SeriesInput, i: int) -> np.ndarray:
     field = f"series[{i}].timestamps"
     if not series.timestamps:
         raise _invalid(field, f"required: this model reads the time of year from them (calendar {config.calendar!r})")
-    if config.task == "forecast" and len(series.timestamps) != len(series.values):
-        raise _invalid(field, f"{len(series.timestamps)} timestamps for {len(series.values)} values")
-    if len(series.timestamps) < config.input_size:  # a classifier's values are empty: its covariates count
+    # A forecast's count was checked against its values (build_windows); a classifier's values are empty.
+    if len(series.timestamps) < config.input_size:
         raise _invalid(field, f"{len(series.timestamps)} timestamps; the model needs at least {config.input_size}")
     try:
         index = parse_timestamps(series.timestamps[-config.input_size:], "timestamps")
