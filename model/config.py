@@ -80,8 +80,8 @@ class TrainConfig:
     # max_steps / epochs steps of windows sampled from the whole training part: a 100,000-point
     # series trains in minutes, and small data keeps its 30 full epochs. For windows up to
     # fit.STEP_WINDOW points; a longer window gets proportionally fewer (a step's time grows with it).
-    # 0: no limit. A race (model/train.py) trains two runs a third each, then the winner, and
-    # (ensemble) the loser, a third more: at most 4/3 of this in all.
+    # 0: no limit. A race (model/train.py) trains two runs a third each, then the winner a third
+    # more: this in all, whether one run or the pair is served.
     max_steps: int = 1500
     patience: int = 5  # epochs without validation improvement before stopping
     clip_norm: float = 1.0  # gradient-norm clipping; 0 disables

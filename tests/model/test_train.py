@@ -235,7 +235,7 @@ def test_the_race_runs_are_served_together_only_when_their_mean_wins_on_validati
     assert artifact.config.members == (2 if together else 1)
     if together:  # the validation score is the merged network's, before the refit
         assert v["model"] == pytest.approx(race["together"], rel=1e-5) and artifact.config.linear_skip
-    # The loser's last third trains without progress reports: the bar still counts to the budget.
+    # Two thirds of racing, then the winner's last third: the bar counts to the budget and no further.
     assert [r.epoch for r in reports] == list(range(1, len(reports) + 1)) and len(reports) <= 6
 
 
@@ -402,10 +402,12 @@ def test_the_pair_is_tried_only_when_the_loser_ended_the_race_close_behind(monke
     monkeypatch.setattr(pipeline, "ENSEMBLE_GAP", gap)
     race = _small("weather", TrainConfig(epochs=6)).manifest.validation["race"]
     assert calls[:2] == [2, 2]  # the race: a third each
-    if gap > 0:  # the loser trains its last third (unless it never beat its start) and the pair is scored
-        assert len(calls) in (3, 4) and "together" in race
-    else:  # neither: the winner is served alone
-        assert len(calls) == 3 and "together" not in race and race["served"] == race["winner"]
+    # Either way only the winner trains a last third: the pair fits in the one budget.
+    assert len(calls) == 3
+    if gap > 0:  # the pair is scored
+        assert "together" in race
+    else:  # the winner is served alone
+        assert "together" not in race and race["served"] == race["winner"]
 
 
 def test_the_start_is_chosen_over_blocks_of_the_training_part_not_the_validation_part_alone():
