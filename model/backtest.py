@@ -31,15 +31,22 @@ STATS_HISTORY = 4000
 STATS_MAX_SEASON = 168
 
 
-def backtest_windows(series: Series, config: ModelConfig, train_config: TrainConfig) -> np.ndarray:
-    """Start rows of the non-overlapping test windows (stride = horizon), as the backtest scores them."""
+def backtest_windows(series: Series, config: ModelConfig, train_config: TrainConfig,
+                     step: int | None = None) -> np.ndarray:
+    """Start rows of the test windows as the backtest scores them: every step-th, by default every
+    horizon-th (non-overlapping windows)."""
     split = split_windows(len(series.values), config.input_size, config.horizon, train_config.val_fraction,
                           train_config.test_fraction, train_config.calibration_fraction)
-    return np.arange(split.test.start, split.test.stop)[:: config.horizon]
+    return np.arange(split.test.start, split.test.stop)[:: step or config.horizon]
 
 
-# Others: more systems' forecasts (N, H, T) on a frame's test windows (backtest_windows) and their seconds,
-# computed for each origin's frame.
+def overlap(config: ModelConfig, step: int | None) -> int:
+    """How many consecutive windows share an actual value: 1 when they do not overlap."""
+    return -(-config.horizon // (step or config.horizon))
+
+
+# Others: more systems' forecasts (N, H, T) on a frame's test windows (backtest_windows, at the default
+# step) and their seconds, computed for each origin's frame.
 Others = Callable[[pd.DataFrame], dict[str, tuple[np.ndarray, float]]]
 
 
@@ -53,6 +60,7 @@ def backtest(
     should_cancel: CancelCheck | None = None,
     others: Others | None = None,
     origins: int = 1,
+    step: int | None = None,
 ) -> dict[str, Any]:
     """Metrics of the GRU and every baseline on the same non-overlapping test windows, and seconds.
 
@@ -61,18 +69,26 @@ def backtest(
     test part at a time, the model is trained again on each cut with the same fractions, and the
     windows of all the test parts are scored together (each window's MASE on its own origin's
     scale). One backtest's few dozen windows rarely tell two systems apart; several origins give
-    several times the windows, and `origins` lists each one's own result."""
+    several times the windows, and `origins` lists each one's own result.
+
+    step: the rows between test windows' starts, as statsforecast's cross_validation step_size and
+    Darts' historical_forecasts stride; None is the horizon (non-overlapping windows). A smaller
+    step scores forecasts issued at every point of a cycle (the non-overlapping windows of an hourly
+    series with a horizon of 24 all start at one hour of the day), and the significance tests count
+    the overlap (model/significance.py)."""
     train_config = train_config or TrainConfig()
     if config.task != "forecast":
         raise DataError("backtest scores forecasters; evaluate a classifier with `gru-forecast evaluate`")
     if origins < 1:
         raise DataError(f"origins must be 1 or more, not {origins}")
+    if step is not None and step < 1:
+        raise DataError(f"step must be 1 or more, not {step}")
     cuts, folds = _cuts(frame, config, train_config, time_column, origins), []
     for k in reversed(range(origins)):  # oldest first, so the pooled windows stay in time order
         cut = cuts[k]
         try:
             folds.append(_one_origin(cut, config, train_config, time_column, statistical, progress,
-                                     should_cancel, others))
+                                     should_cancel, others, step))
         except DataError as exc:
             if k == 0:
                 raise
@@ -80,7 +96,7 @@ def backtest(
                             "ask for fewer origins") from exc
     if origins == 1:
         return folds[0][0]
-    return _pooled(folds)
+    return _pooled(folds, overlap(config, step))
 
 
 def _cuts(frame: pd.DataFrame, config: ModelConfig, train_config: TrainConfig, time_column: str | None,
@@ -109,17 +125,17 @@ def _cuts(frame: pd.DataFrame, config: ModelConfig, train_config: TrainConfig, t
 
 def _one_origin(frame: pd.DataFrame, config: ModelConfig, train_config: TrainConfig, time_column: str | None,
                 statistical: bool, progress: Progress | None, should_cancel: CancelCheck | None,
-                others: Others | None) -> tuple[dict[str, Any], WindowForecasts, np.ndarray]:
+                others: Others | None, step: int | None) -> tuple[dict[str, Any], WindowForecasts, np.ndarray]:
     config = copy.deepcopy(config)
     started = time.perf_counter()
     artifact = train(frame, config, train_config, time_column, progress, should_cancel)
     seconds = {"model": time.perf_counter() - started}
     trained = artifact.config
     series = prepare_series(frame, copy.deepcopy(trained), time_column, train_config.interpolate)
-    starts = backtest_windows(series, trained, train_config)
+    starts = backtest_windows(series, trained, train_config, step)
     mase_scale = np.asarray(artifact.manifest.mase_scale)
     windows = window_forecasts(artifact.predictor, series, slice(int(starts[0]), int(starts[-1]) + 1),
-                               stride=trained.horizon)
+                               stride=step or trained.horizon)
     more = statistical_forecasts(series, trained, starts) if statistical else {}
     for name, (forecast, spent) in {**more, **(others(frame) if others else {})}.items():
         if forecast.shape != windows.actual.shape:
@@ -129,12 +145,13 @@ def _one_origin(frame: pd.DataFrame, config: ModelConfig, train_config: TrainCon
     result = score(windows, mase_scale)
     result.update(choice=artifact.manifest.choice, season_length=trained.season_length,
                   epochs_run=artifact.manifest.epochs_run, seconds=seconds, rows=len(series.values),
+                  horizon=trained.horizon, step=step or trained.horizon,
                   interval_unit={"lag": artifact.predictor.interval_lag, "exponent": artifact.predictor.exponent})
-    result.update(significance(windows, mase_scale))
+    result.update(significance(windows, mase_scale, overlap(trained, step)))
     return result, windows, mase_scale
 
 
-def _pooled(folds: list[tuple[dict[str, Any], WindowForecasts, np.ndarray]]) -> dict[str, Any]:
+def _pooled(folds: list[tuple[dict[str, Any], WindowForecasts, np.ndarray]], overlapping: int = 1) -> dict[str, Any]:
     """The windows of every origin scored as one backtest: MAE and sMAPE in the series' units, MASE
     and the significance tests on each window's own origin's scale."""
     systems = [s for s in folds[0][1].forecasts if all(s in f[1].forecasts for f in folds)]
@@ -154,22 +171,26 @@ def _pooled(folds: list[tuple[dict[str, Any], WindowForecasts, np.ndarray]]) -> 
     result.update(mase_scale=[f[0]["mase_scale"] for f in folds], choice=newest["choice"],
                   interval_unit=newest["interval_unit"],
                   season_length=newest["season_length"], epochs_run=newest["epochs_run"],
+                  horizon=newest["horizon"], step=newest["step"],
                   seconds={s: sum(f[0]["seconds"].get(s, 0.0) for f in folds) for s in newest["seconds"]},
                   origins=[f[0] for f in folds])
-    result.update(significance(windows, scale))
+    result.update(significance(windows, scale, overlapping))
     return result
 
 
-def significance(windows: WindowForecasts, mase_scale: np.ndarray) -> dict[str, Any]:
+def significance(windows: WindowForecasts, mase_scale: np.ndarray, overlapping: int = 1) -> dict[str, Any]:
     """The model against each other system (Diebold-Mariano on per-window MASE) and a 90% interval
-    for each coverage: what a few dozen test windows can and cannot tell apart (model/significance.py)."""
+    for each coverage: what a few dozen test windows can and cannot tell apart (model/significance.py).
+    overlapping: how many consecutive windows share an actual value (overlap)."""
     loss = {system: metrics.window_mase(windows.actual, forecast, mase_scale)
             for system, forecast in windows.forecasts.items()}
-    out: dict[str, Any] = {"versus": {system: diebold_mariano(loss["model"], other) for system, other in loss.items()
+    out: dict[str, Any] = {"versus": {system: diebold_mariano(loss["model"], other, overlapping)
+                                      for system, other in loss.items()
                                       if system != "model" and np.isfinite(other).all()}}
     inside = inside_bands(windows)
     if inside:
-        out["coverage_interval"] = {str(level): list(coverage_interval(v)) for level, v in inside.items()}
+        out["coverage_interval"] = {str(level): list(coverage_interval(v, least_block=overlapping))
+                                    for level, v in inside.items()}
     return out
 
 
@@ -212,7 +233,10 @@ def format_backtest(result: dict[str, Any]) -> str:
     systems = ["model", "naive", "seasonal_naive"] + [s for s in result["seconds"] if s != "model"]
     folds = result.get("origins", [])
     where = f" from {len(folds)} origins" if folds else ""
-    lines = [f"{result['windows']} non-overlapping test windows{where}; season {result['season_length']}; "
+    step = result.get("step")
+    every = "every row" if step == 1 else f"every {step} rows"
+    spacing = "non-overlapping" if step is None or step >= result["horizon"] else f"overlapping ({every})"
+    lines = [f"{result['windows']} {spacing} test windows{where}; season {result['season_length']}; "
              f"choice{' at the newest origin' if folds else ''} {result['choice']}; MASE scaled by "
              + ("each origin's training part" if folds else str(result["mase_scale"])),
              f"{'system':>15}  {'MASE':>8}  {'sMAPE':>8}  {'MAE':>10}  {'seconds':>8}  "

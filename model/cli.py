@@ -144,7 +144,7 @@ def command_backtest(args: argparse.Namespace) -> int:
         bar, update = _progress_bar(train_config.epochs * max(args.origins, 1))
         try:
             result = backtest(frame, config, train_config, time_column, statistical=not args.no_stats,
-                              progress=update, origins=args.origins)
+                              progress=update, origins=args.origins, step=args.step)
         finally:
             bar.close()
     except DataError as exc:
@@ -196,8 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(p)
     p.set_defaults(run=command_train)
 
-    p = commands.add_parser("backtest", help="train on the first part of a series, score non-overlapping test "
-                            "windows beside naive, seasonal naive, AutoETS and AutoARIMA (the bench extra)")
+    p = commands.add_parser("backtest", help="train on the first part of a series, score its test windows "
+                            "beside naive, seasonal naive, AutoETS and AutoARIMA (the bench extra)")
     p.add_argument("--dataset", choices=sorted(DATASETS))
     p.add_argument("--csv", help="a CSV file with a header row")
     p.add_argument("--target", action="append", help="column to forecast (repeat for several)")
@@ -207,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--origins", type=int, default=1,
                    help="forecast origins: train again on the series cut back by one test part at a time and "
                    "score every origin's test windows together (default 1)")
+    p.add_argument("--step", type=int, default=None,
+                   help="rows between the starts of test windows (default: the horizon, non-overlapping windows; "
+                   "1 scores a forecast from every point)")
     p.add_argument("--json", action="store_true")
     _add_config_flags(p)
     p.set_defaults(run=command_backtest)

@@ -5,10 +5,15 @@ where 0.80 is claimed can be chance. Two measures, both over windows, the backte
 
 - diebold_mariano: one system's per-window error against another's (Diebold & Mariano 1995, with the
   small-sample correction of Harvey, Leybourne & Newbold 1997, Student t with n - 1 degrees of
-  freedom). Windows do not overlap, but neighbours share a regime, so the variance of the mean
-  difference has a one-lag Newey-West term.
+  freedom). Non-overlapping windows still share a regime with their neighbours, so the variance of
+  the mean difference has a one-lag Newey-West term. Windows that overlap (a backtest's `step`
+  below the horizon) share actual values with the next overlap - 1: those lags count in full, as
+  Diebold and Mariano's h - 1 for h-step forecasts, and the degrees of freedom are the effective
+  windows, n / overlap - 1. Simulated with equal systems (differences a moving sum of overlap
+  shocks, 40-300 windows, overlap 5 and 24), p < 0.05 came 5-10% of the time: few effective windows
+  make any variance estimate a little optimistic.
 - coverage_interval: a moving-block bootstrap of interval coverage (blocks of consecutive windows,
-  so that a calm or a wild stretch is resampled whole).
+  so that a calm or a wild stretch is resampled whole; at least as long as a horizon's windows).
 """
 
 from __future__ import annotations
@@ -18,35 +23,46 @@ import math
 import numpy as np
 
 
-def diebold_mariano(loss: np.ndarray, other: np.ndarray) -> dict[str, float]:
+def diebold_mariano(loss: np.ndarray, other: np.ndarray, overlap: int = 1) -> dict[str, float]:
     """Compare per-window losses (N,) of one system with another's on the same windows.
 
     relative: mean loss / the other's - 1 (negative: the first is better); statistic: the corrected
-    DM statistic; p_value: two-sided, that both have the same expected loss."""
+    DM statistic; p_value: two-sided, that both have the same expected loss. overlap: how many
+    consecutive windows share an actual value (1: none)."""
     d = np.asarray(loss, np.float64) - np.asarray(other, np.float64)
     n = len(d)
     relative = float(np.mean(loss) / np.mean(other) - 1) if n and np.mean(other) > 0 else math.nan
     if n < 3 or not np.any(d):  # too few windows, or the same forecasts: no evidence either way
         return {"relative": relative, "statistic": 0.0, "p_value": 1.0}
     centred = d - d.mean()
-    variance = (centred @ centred + centred[1:] @ centred[:-1]) / n**2  # Newey-West, Bartlett weight 1/2 at lag 1
+    overlap = max(1, min(overlap, n - 1))
+    autocovariance = [float(centred[k:] @ centred[: n - k]) for k in range(overlap + 1)]
+    # The shared values' lags in full, the regime's next lag at half weight (Newey-West's Bartlett 1/2).
+    variance = autocovariance[0] + 2 * sum(autocovariance[1:overlap]) + autocovariance[overlap]
+    if variance <= 0:  # full weights can go negative on few windows; Bartlett's cannot
+        variance = autocovariance[0] + 2 * sum((1 - k / (overlap + 1)) * autocovariance[k]
+                                               for k in range(1, overlap + 1))
+    variance /= n**2
     # The same difference on every window has no variance: floored, it gets a huge (finite, JSON-safe) statistic.
     variance = max(variance, (1e-9 * float(np.mean(np.abs(d)))) ** 2)
-    statistic = float(d.mean() / math.sqrt(variance) * math.sqrt((n - 1) / n))
-    return {"relative": relative, "statistic": statistic, "p_value": student_t_two_sided(statistic, n - 1)}
+    h = overlap  # Harvey, Leybourne and Newbold's correction for h-step forecasts: (n - 1) / n at h = 1
+    statistic = float(d.mean() / math.sqrt(variance) * math.sqrt(max(n + 1 - 2 * h + h * (h - 1) / n, 1.0) / n))
+    return {"relative": relative, "statistic": statistic,
+            "p_value": student_t_two_sided(statistic, max(n / overlap - 1, 1.0))}
 
 
 def coverage_interval(inside: np.ndarray, confidence: float = 0.9, resamples: int = 2000,
-                      seed: int = 0) -> tuple[float, float]:
+                      seed: int = 0, least_block: int = 1) -> tuple[float, float]:
     """A moving-block bootstrap interval for the share of points inside their band.
 
     inside: (N, ...) booleans, one row per window in time order. Blocks of round(N ** (1/3))
-    consecutive windows, wrapped around the end; the percentile interval at confidence."""
+    consecutive windows (at least least_block), wrapped around the end; the percentile interval
+    at confidence."""
     per_window = np.asarray(inside, np.float64).reshape(len(inside), -1).mean(axis=1)
     n = len(per_window)
     if n == 0:
         return math.nan, math.nan
-    block = max(1, round(n ** (1 / 3)))
+    block = min(n, max(1, least_block, round(n ** (1 / 3))))
     blocks = -(-n // block)
     rng = np.random.default_rng(seed)
     starts = rng.integers(0, n, size=(resamples, blocks))

@@ -46,6 +46,30 @@ def test_backtest_scores_non_overlapping_test_windows_beside_the_baselines():
     assert f"volatility at lag {unit['lag']} ** {unit['exponent']}" in text
 
 
+def test_a_step_below_the_horizon_scores_overlapping_windows_and_counts_the_overlap():
+    """--step 1, as statsforecast's step_size and Darts' stride: a forecast from every test row."""
+    frame, config, train_config, time_column = small_stock()
+    every = backtest(frame, copy.deepcopy(config), train_config, time_column, statistical=False, step=1)
+    apart = backtest(frame, copy.deepcopy(config), train_config, time_column, statistical=False)
+    series = prepare_series(frame, copy.deepcopy(config), time_column)
+    starts = backtest_windows(series, config, train_config, step=1)
+    assert np.all(np.diff(starts) == 1) and every["windows"] == len(starts)
+    assert every["windows"] == (apart["windows"] - 1) * config.horizon + 1  # the same span, every row
+    assert (every["step"], apart["step"], every["horizon"]) == (1, config.horizon, config.horizon)
+    # the same trained model: the non-overlapping windows are every horizon-th of the overlapping ones
+    assert every["model"]["mase"] == pytest.approx(apart["model"]["mase"], rel=0.2)
+    assert "overlapping (every row)" in format_backtest(every) and "non-overlapping" in format_backtest(apart)
+    with pytest.raises(DataError, match="step"):
+        backtest(frame, config, train_config, time_column, statistical=False, step=0)
+
+
+def test_overlap_counts_the_windows_that_share_an_actual_value():
+    from model.backtest import overlap
+
+    config = ModelConfig(horizon=24)
+    assert [overlap(config, step) for step in (None, 24, 48, 12, 7, 1)] == [1, 1, 1, 2, 4, 24]
+
+
 def test_the_statistical_baselines_are_optional(monkeypatch):
     frame, config, _, time_column = small_stock()
     config.season_length = 5

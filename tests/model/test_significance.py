@@ -37,6 +37,32 @@ def test_equal_systems_are_rejected_about_as_often_as_the_level_says():
     assert 0.02 <= rejected / 500 <= 0.09
 
 
+def test_overlapping_windows_are_rejected_about_as_often_as_the_level_says_given_their_overlap():
+    """Windows a step of 1 apart with a horizon of 5 share actual values: a difference that is a moving
+    sum of 5 shocks. Taken as non-overlapping they are rejected far too often."""
+    rng = np.random.default_rng(4)
+    rejected = {1: 0, 5: 0}
+    for _ in range(400):
+        shocks = rng.standard_normal(124)
+        d = np.convolve(shocks, np.ones(5), "valid")  # (120,) overlapping sums, expected difference 0
+        base = rng.gamma(20.0, size=120)
+        for overlap in rejected:
+            rejected[overlap] += diebold_mariano(base + d, base, overlap)["p_value"] < 0.05
+    assert rejected[1] / 400 > 0.2  # what the one-lag variance would claim
+    assert 0.02 <= rejected[5] / 400 <= 0.10
+
+
+def test_one_lag_is_the_variance_non_overlapping_windows_always_had():
+    rng = np.random.default_rng(5)
+    a, b = rng.gamma(2.0, size=(2, 40))
+    d = a - b
+    centred = d - d.mean()
+    variance = (centred @ centred + centred[1:] @ centred[:-1]) / 40**2
+    expected = d.mean() / np.sqrt(variance) * np.sqrt(39 / 40)
+    assert diebold_mariano(a, b)["statistic"] == pytest.approx(expected)
+    assert diebold_mariano(a, b, 1) == diebold_mariano(a, b)
+
+
 def test_the_same_difference_on_every_window_is_certain():
     loss = np.arange(10.0)
     result = diebold_mariano(loss, loss + 0.5)
