@@ -62,7 +62,7 @@ def backtest(
     origins: int = 1,
     step: int | None = None,
 ) -> dict[str, Any]:
-    """Metrics of the GRU and every baseline on the same non-overlapping test windows, and seconds.
+    """Metrics of the GRU and every baseline on the same test windows (non-overlapping by default), and seconds.
 
     origins > 1 backtests from that many forecast origins, as statsforecast's cross_validation
     (n_windows, refit) and Darts' historical_forecasts (retrain) do: the series is cut back by one
@@ -83,6 +83,8 @@ def backtest(
         raise DataError(f"origins must be 1 or more, not {origins}")
     if step is not None and step < 1:
         raise DataError(f"step must be 1 or more, not {step}")
+    if others is not None and step not in (None, config.horizon):
+        raise ValueError("others forecast the non-overlapping windows (backtest_windows' default step)")
     cuts, folds = _cuts(frame, config, train_config, time_column, origins), []
     for k in reversed(range(origins)):  # oldest first, so the pooled windows stay in time order
         cut = cuts[k]
