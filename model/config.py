@@ -11,7 +11,7 @@ Task = Literal["forecast", "classify"]
 Cell = Literal["fused", "seed"]
 Optimizer = Literal["adam", "sgd"]
 Scaling = Literal["auto", "window", "robust", "standard"]
-Base = Literal["auto", "naive", "seasonal"]
+Base = Literal["auto", "naive", "seasonal", "seasonal_level"]
 
 
 @dataclass

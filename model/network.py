@@ -80,7 +80,7 @@ class GRUNet(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         out = len(config.classes) if config.task == "classify" else config.horizon * len(config.targets)
         self.head = nn.Linear(config.hidden_size * config.members, out)
-        # The network forecasts a correction to its base (naive or seasonal naive, model/predictor.py):
+        # The network forecasts a correction to its base (naive, seasonal, seasonal_level; model/predictor.py):
         # zero head and zero skip ARE the base, so training starts there and early stopping can only
         # keep what beats it. model/train.py then starts the skip from a ridge fit.
         self.skip: nn.Linear | None = None

@@ -70,7 +70,7 @@ class Predictor:
     chunk: int = 0  # most windows per forward pass (0 = the device's best, DEVICE_CHUNK)
 
     def base(self, windows: np.ndarray) -> np.ndarray:
-        """(N, L, F) raw -> (N, H, T): the forecast the network corrects, naive or seasonal naive."""
+        """(N, L, F) raw -> (N, H, T): the forecast the network corrects (base_forecast)."""
         return base_forecast(windows[:, :, : len(self.config.targets)], self.config)
 
     def network_output(self, scaled: np.ndarray) -> np.ndarray:
@@ -157,16 +157,32 @@ def window_spread(scaled: np.ndarray) -> np.ndarray:
 
 
 def base_lag(config: ModelConfig) -> int:
-    """How far back the base looks: the season for seasonal naive, 1 for naive."""
-    return (config.season_length or 1) if config.base == "seasonal" else 1
+    """How far back the base looks: the season for the seasonal bases, 1 for naive."""
+    return (config.season_length or 1) if config.base in ("seasonal", "seasonal_level") else 1
+
+
+def level_steps(horizon: int, season: int) -> np.ndarray:
+    """(H,) how many times seasonal_level adds the change over the last season at each step: once
+    within the first season ahead, twice in the second (the forecast of a seasonal random walk
+    whose level is a random walk too, ARIMA(0,1,0)(0,1,0)m)."""
+    return np.arange(horizon) // season + 1
 
 
 def base_forecast(history: np.ndarray, config: ModelConfig) -> np.ndarray:
-    """(N, L, T) -> (N, H, T): the last value repeated, or the value one season earlier."""
+    """(N, L, T) -> (N, H, T): the forecast the network corrects.
+
+    naive: the last value repeated. seasonal: the value one season earlier. seasonal_level: the
+    last season's path from the same point, started at the last value, x[t] + (x[t+h-m] - x[t-m]):
+    the season's shape at the current level, which a trend or a drifting level moves away from
+    seasonal naive (monthly CO2, hourly temperatures)."""
     m = config.season_length or 1
-    if config.base == "seasonal" and 1 < m <= history.shape[1]:
+    if config.base in ("seasonal", "seasonal_level") and 1 < m <= history.shape[1]:
         steps = history.shape[1] - m + (np.arange(config.horizon) % m)
-        return np.asarray(history[:, steps, :])
+        forecast = history[:, steps, :]
+        if config.base == "seasonal_level" and m < history.shape[1]:
+            change = history[:, -1:, :] - history[:, -1 - m : -m, :]  # (N, 1, T): over the last season
+            forecast = forecast + level_steps(config.horizon, m)[None, :, None] * change
+        return np.asarray(forecast)
     return np.repeat(history[:, -1:, :], config.horizon, axis=1)
 
 
@@ -179,12 +195,16 @@ def base_shift(config: ModelConfig, base: str) -> np.ndarray:
     """
     n_targets, n_features, length = len(config.targets), len(config.features), config.input_size
     shift = np.zeros((config.horizon * n_targets, length * n_features))
-    if base == "seasonal":
+    if base in ("seasonal", "seasonal_level"):
         m = config.season_length or 1
+        times = level_steps(config.horizon, m)
         for h in range(config.horizon):
             for t in range(n_targets):
                 shift[h * n_targets + t, (length - m + h % m) * n_features + t] += 1.0
                 shift[h * n_targets + t, (length - 1) * n_features + t] -= 1.0
+                if base == "seasonal_level":
+                    shift[h * n_targets + t, (length - 1) * n_features + t] += times[h]
+                    shift[h * n_targets + t, (length - 1 - m) * n_features + t] -= times[h]
     return shift
 
 

@@ -7,8 +7,8 @@
 - "standard": the training part's mean and standard deviation. The same scale for every window, so
   the loss weighs calm and wild windows alike (smooth seasonal series and stationary waveforms).
 
-The forecast itself is `base + network output * scale`, where base is naive or seasonal naive
-(model/predictor.py): the location only moves the inputs. Per-window scales are floored by a tenth
+The forecast itself is `base + network output * scale`, where base is naive, seasonal naive or
+seasonal_level (model/predictor.py): the location only moves the inputs. Per-window scales are floored by a tenth
 of the training part's mean absolute step, so flat windows do not blow up.
 """
 
@@ -54,7 +54,7 @@ def volatility(windows: np.ndarray, scaler: dict[str, Any], lag: int = 1,
     """(N, L, F) -> (N, F): each window's mean |x[t] - x[t - lag]|, floored (by the scaler's lag-1
     floor unless floor is given); intervals scale with it.
 
-    With lag = the base's (1 for naive, the season for seasonal naive) this is how wrong the base
+    With lag = the base's (1 for naive, the season for the seasonal bases) this is how wrong the base
     has recently been inside the window: the natural unit of the next errors (normalized conformal).
     """
     least = np.asarray(scaler["floor"] if floor is None else floor, np.float32)[: windows.shape[2]]

@@ -46,7 +46,8 @@ class SeriesForecast(BaseModel):
     timestamps: list[str] | None = None
     intervals: dict[str, Interval] = Field(default_factory=dict, description="level -> bounds")
     guarded: bool = Field(False, description="the window spread wider than any the model was trained on, so the "
-                          "forecast is the base (naive or seasonal naive) and the linear skip, without the GRU")
+                          "forecast is the base (naive, seasonal naive or seasonal_level) and the linear skip, "
+                          "without the GRU")
 
 
 class ForecastResponse(BaseModel):

@@ -28,7 +28,8 @@ def _windows() -> np.ndarray:
     return (10 + np.random.default_rng(9).standard_normal((40, 12, 2)).cumsum(axis=1)).astype(np.float32)
 
 
-@pytest.mark.parametrize("bases", [("naive", "seasonal"), ("seasonal", "seasonal"), ("naive", "naive")])
+@pytest.mark.parametrize("bases", [("naive", "seasonal"), ("seasonal", "seasonal"), ("naive", "naive"),
+                                   ("seasonal_level", "seasonal"), ("seasonal_level", "seasonal_level")])
 def test_the_merged_network_forecasts_the_mean_of_its_members(bases):
     members = [_member(bases[0], True, 1), _member(bases[1], False, 2)]
     members[1].scaler = members[0].scaler  # one scaling: what the race's two runs share

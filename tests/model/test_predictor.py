@@ -65,6 +65,33 @@ def test_the_base_is_naive_or_one_season_back():
     assert seasonal[0, :, 0].tolist() == [8, 9, 10, 11, 8]
 
 
+def test_seasonal_level_is_the_last_season_started_at_the_last_value():
+    """x[t] + (x[t+h-m] - x[t-m]), the change over the last season added once more each season ahead."""
+    from model.config import ModelConfig
+    from model.predictor import base_forecast
+
+    history = np.array([[0, 5, 1, 2, 10, 16, 12, 13]], np.float32)[:, :, None]  # a season of 4, a level +10
+    level = base_forecast(history, ModelConfig(input_size=8, horizon=6, base="seasonal_level", season_length=4))
+    # the value a season back plus the rise over the last season (2 -> 13: 11), twice in the second season
+    assert level[0, :, 0].tolist() == [10 + 11, 16 + 11, 12 + 11, 13 + 11, 10 + 22, 16 + 22]
+    assert level[0, 0, 0] == 13 + (history[0, 4, 0] - history[0, 3, 0])  # x[t] + (x[t+1-m] - x[t-m])
+
+
+@pytest.mark.parametrize("base", ["naive", "seasonal", "seasonal_level"])
+def test_every_base_is_the_naive_base_plus_a_fixed_map_of_the_scaled_window(base):
+    """What lets a ridge on one base, an ensemble of two bases and a combination be one linear skip."""
+    from model.config import ModelConfig
+    from model.predictor import base_forecast, base_shift
+    from model.scaling import fit_scaler, scale_inputs
+
+    config = ModelConfig(targets=["a"], covariates=["b"], input_size=10, horizon=9, season_length=4, base=base)
+    windows = np.random.default_rng(0).standard_normal((5, 10, 2)).cumsum(axis=1).astype(np.float32)
+    scaled, _, scale = scale_inputs(windows, fit_scaler(windows.reshape(-1, 2), "window"))
+    naive = base_forecast(windows[:, :, :1], ModelConfig.from_dict({**config.to_dict(), "base": "naive"}))
+    shifted = naive + (scaled.reshape(5, -1) @ base_shift(config, base).T).reshape(5, 9, 1) * scale[:, None, :1]
+    np.testing.assert_allclose(shifted, base_forecast(windows[:, :, :1], config), atol=1e-5)
+
+
 def test_a_big_batch_runs_in_chunks_with_the_same_forecasts(stock_artifact, monkeypatch):
     p = stock_artifact.predictor
     rng = np.random.default_rng(3)

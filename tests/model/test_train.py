@@ -477,3 +477,61 @@ def test_a_ridge_start_races_when_ahead_on_validation_or_clearly_ahead_on_the_ch
     # the race weighs a run's validation score by its start's blocks score per validation score
     assert pipeline._blocks_ratio(start(1e-5, 0.0975, 0.079)) == pytest.approx(0.079 / 0.0975)
     assert pipeline._blocks_ratio(start(1e-5, 0.0, 0.2)) == 1.0  # a flat validation part forecast exactly
+
+
+@pytest.mark.parametrize("base", ["naive", "seasonal", "seasonal_level"])
+def test_forking_targets_are_the_horizon_after_each_position_minus_the_base_made_there(base):
+    """Each of the last P positions is a forecast origin: its target is what base_forecast would correct."""
+    import model.train as pipeline
+    from model.network import GRUNet
+    from model.predictor import Predictor, base_forecast
+
+    config = ModelConfig(targets=["y"], input_size=12, horizon=5, season_length=4, base=base, hidden_size=4)
+    values = np.random.default_rng(1).standard_normal((60, 1)).cumsum(axis=0).astype(np.float32)
+    scaler = pipeline.fit_scaler(values, "window")
+    predictor = Predictor(config=config, net=GRUNet(config), scaler=scaler)
+    x, _ = pipeline.make_windows(values, 12, 5)
+    rows = np.arange(len(x))
+    positions = 12 - 4  # from a season in, as _prepare starts them
+    forking = pipeline.ForkingWindows(values, x, rows, predictor, positions)
+    _, target = forking.batch(torch.tensor([3, 20]), torch.device("cpu"))
+    _, _, scale = pipeline.scale_inputs(x[[3, 20]], scaler)
+    for b, row in enumerate((3, 20)):
+        for p, last in enumerate(range(12 - positions, 12)):  # the origin at window index `last`
+            history = values[row : row + last + 1][None]  # everything up to the origin
+            sub = ModelConfig.from_dict({**config.to_dict(), "input_size": last + 1})
+            want = (values[row + last + 1 : row + last + 6][None] - base_forecast(history, sub)) / scale[b]
+            np.testing.assert_allclose(target[b, p].numpy(), want[0], rtol=1e-5, atol=1e-5)
+
+
+def test_seasonal_level_is_tried_only_where_seasonal_naive_beats_naive_on_the_training_windows():
+    import model.train as pipeline
+    from model import metrics
+
+    config = ModelConfig(targets=["temp"], input_size=48, horizon=24, season_length=24)
+    hourly = DATASETS["sf-temps"].load()["temp"].to_numpy(np.float32)[: 24 * 60, None]  # a daily cycle
+    walk = np.random.default_rng(0).standard_normal((24 * 60, 1)).cumsum(axis=0).astype(np.float32)  # none
+    for values, helps in ((hourly, True), (walk, False)):
+        x, y = pipeline.make_windows(values, 48, 24)
+        rows = np.arange(len(x) // 2)
+        scale = metrics.naive_scale(values)
+        assert pipeline._season_helps(config, x, y, rows, scale) is helps
+        assert ("seasonal_level" in pipeline._bases(config, helps)) is helps
+    assert pipeline._bases(config, True) == ["naive", "seasonal", "seasonal_level"]
+    assert pipeline._bases(ModelConfig(input_size=24, season_length=24), True) == ["naive", "seasonal"]  # m = L
+    with pytest.raises(DataError, match="seasonal_level"):
+        pipeline._bases(ModelConfig(input_size=24, season_length=24, base="seasonal_level"))
+
+
+def test_seasonal_level_comes_with_a_ridge_under_auto_and_bare_only_when_asked_for():
+    frame = DATASETS["sf-temps"].load().iloc[: 24 * 60]
+    config = ModelConfig(targets=["temp"], input_size=48, horizon=24, hidden_size=4, frequency="h")
+    options = TrainConfig(epochs=1, max_steps=2)
+    candidates = train(frame, copy.deepcopy(config), options, "date").manifest.validation["candidates"]
+    level = [key for key in candidates if "/seasonal_level/" in key]
+    assert level and not [key for key in level if key.endswith("/inf")]
+    assert any(key.endswith("/seasonal/inf") for key in candidates)  # the other bases keep their bare start
+    config.base = "seasonal_level"
+    asked = train(frame, config, options, "date")
+    assert any(key.endswith("/seasonal_level/inf") for key in asked.manifest.validation["candidates"])
+    assert asked.config.base == "seasonal_level"
