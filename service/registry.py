@@ -147,7 +147,7 @@ class Registry:
         if stamp is not None:
             self.stamps[name] = stamp
 
-    async def _follow_store(self, name: str) -> None:
+    async def follow_store(self, name: str) -> None:
         """Serve what LIVE names from the next request on, whoever moved it: another worker, a training
         job, the CLI. One stat of the LIVE file per request (about a microsecond); it is re-read and
         the version it names loaded only when the file changed."""
@@ -187,7 +187,7 @@ class Registry:
 
     async def get_version(self, name: str, version: str | None) -> LoadedModel:
         """The live version, or another one loaded on demand (a few are kept, oldest dropped first)."""
-        await self._follow_store(name)
+        await self.follow_store(name)
         live = self.get(name)
         if version is None or version == live.version:
             return live

@@ -32,6 +32,8 @@ async def list_models(request: Request) -> list[ModelSummary]:
     """Every model in the store: task, input size, horizon, targets and the live version."""
     registry: Registry = state(request).registry
     names = sorted(set(registry.names()) | set(registry.models) | set(registry.errors))
+    for name in names:  # what another worker, a job or the CLI made live since (one stat each)
+        await registry.follow_store(name)
     return [ModelSummary(**summary(registry, n)) for n in names]
 
 
@@ -42,6 +44,8 @@ async def model_card(request: Request, name: str) -> ModelCard:
     registry: Registry = state(request).registry
     if not store.NAME_PATTERN.match(name) or name not in set(registry.names()) | set(registry.errors):
         raise Problem(404, f"unknown model {name!r}")
+    # A version another worker's job (or the CLI) made live: the card shows it at once, as a forecast would.
+    await registry.follow_store(name)
     loaded = registry.models.get(name)
     return ModelCard(**summary(registry, name), versions=store.versions(registry.root, name),
                      manifest=loaded.manifest.to_dict() if loaded else None)

@@ -189,6 +189,26 @@ def test_the_live_record_is_the_one_source_of_truth(make_client):
         assert client2.delete("/v1/models/stock/versions/v1").status_code == 409
 
 
+def test_the_card_and_the_list_show_a_version_another_process_made_live_without_a_forecast_first(make_client):
+    """Another worker's job, or the CLI, writes the version and LIVE: the card must not say
+    "unavailable" with no manifest until some forecast happens to reach this worker."""
+    from model.cli import main
+
+    client, settings = make_client()
+    with client:
+        assert client.get("/v1/models").status_code == 200  # the list read before the version exists
+        csv = settings.store.parent / "prices.csv"
+        DATASETS["stock"].load().iloc[:500].to_csv(csv, index=False)
+        assert main(["train", "--csv", str(csv), "--target", "close", "--time-column", "date", "--frequency", "B",
+                     "--input-size", "20", "--horizon", "3", "--epochs", "1", "--hidden-size", "8",
+                     "--store", str(settings.store), "--name", "by-cli"]) == 0
+        card = client.get("/v1/models/by-cli").json()
+        assert card["available"] and card["live_version"] == "v1"
+        assert card["manifest"]["choice"]["base"] in ("naive", "seasonal", "seasonal_level")
+        listed = {m["name"]: m for m in client.get("/v1/models").json()}
+        assert listed["by-cli"]["available"] and listed["by-cli"]["input_size"] == 20
+
+
 def test_a_version_written_by_another_process_is_served_without_a_restart(make_client):
     import time as clock
 
