@@ -8,8 +8,8 @@
   the loss weighs calm and wild windows alike (smooth seasonal series and stationary waveforms).
 
 The forecast itself is `base + network output * scale`, where base is naive, seasonal naive or
-seasonal_level (model/predictor.py): the location only moves the inputs. Per-window scales are floored by a tenth
-of the training part's mean absolute step, so flat windows do not blow up.
+seasonal_level (model/predictor.py): the location only moves the inputs. Per-window scales are
+floored by a tenth of the training part's mean absolute step, so flat windows do not blow up.
 """
 
 from __future__ import annotations

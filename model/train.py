@@ -130,7 +130,8 @@ def _bases(config: ModelConfig, season_helps: bool = True) -> list[str]:
                         f"({config.input_size - 1}; it is {config.season_length})")
     if config.base != "auto":
         return [config.base]
-    return ["naive", "seasonal", "seasonal_level"][: 1 + seasonal_ok + level_ok]
+    # Without a linear skip every start is bare, and auto never starts seasonal_level bare.
+    return ["naive", "seasonal", "seasonal_level"][: 1 + seasonal_ok + (level_ok and config.linear_skip)]
 
 
 def _season_helps(config: ModelConfig, x: np.ndarray, y: np.ndarray, rows: np.ndarray,
