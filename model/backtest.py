@@ -128,7 +128,6 @@ def _cuts(frame: pd.DataFrame, config: ModelConfig, train_config: TrainConfig, t
 def _one_origin(frame: pd.DataFrame, config: ModelConfig, train_config: TrainConfig, time_column: str | None,
                 statistical: bool, progress: Progress | None, should_cancel: CancelCheck | None,
                 others: Others | None, step: int | None) -> tuple[dict[str, Any], WindowForecasts, np.ndarray]:
-    config = copy.deepcopy(config)
     started = time.perf_counter()
     artifact = train(frame, config, train_config, time_column, progress, should_cancel)
     seconds = {"model": time.perf_counter() - started}

@@ -102,3 +102,27 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def check_options(config: ModelConfig, train_config: TrainConfig) -> None:
+    """Options that cannot work, refused before any data is read (the CLI and the API share this)."""
+    from model.scaling import SCALINGS
+    from model.windows import DataError
+
+    choices = {"task": ("forecast", "classify"), "cell": ("fused", "seed"), "scaling": ("auto", *SCALINGS),
+               "base": ("auto", "naive", "seasonal", "seasonal_level"), "calendar": ("auto", "year", "none")}
+    for field_name, allowed in choices.items():
+        if getattr(config, field_name) not in allowed:
+            raise DataError(f"{field_name} {getattr(config, field_name)!r} is not one of {list(allowed)}")
+    if train_config.optimizer not in ("adam", "sgd"):
+        raise DataError(f"optimizer {train_config.optimizer!r} is not one of ['adam', 'sgd']")
+    if config.input_size < 2 or config.horizon < 1:
+        raise DataError(f"input_size must be >= 2 and horizon >= 1 (got {config.input_size}, {config.horizon})")
+    if config.task == "classify" and not config.covariates:
+        raise DataError("a classifier needs covariates: the numeric columns it reads to predict the label")
+    fractions = (train_config.val_fraction, train_config.test_fraction)
+    if not all(0 < f < 0.5 for f in fractions) or not 0 <= train_config.calibration_fraction < 0.5:
+        raise DataError("val_fraction and test_fraction must each lie between 0 and 0.5, "
+                        "calibration_fraction between 0 (calibrate on validation) and 0.5")
+    if config.season_length is not None and config.season_length < 1:
+        raise DataError(f"season_length must be >= 1 (got {config.season_length})")

@@ -116,3 +116,19 @@ def evaluate_classifier(
         },
         "confusion_matrix": metrics.confusion_matrix(labels, predicted, n_classes).tolist(),
     }
+
+
+def coverage_warning(metrics: dict[str, Any], horizon: int = 1) -> str | None:
+    """A warning when a level's test coverage is further from nominal than its windows' sampling explains:
+    two binomial standard errors over the non-overlapping windows (test windows start every step, and
+    a window's steps move together), at least 0.05."""
+    coverage, windows = metrics.get("coverage") or {}, max(int(metrics.get("windows") or 0) // max(horizon, 1), 1)
+    far = []
+    for level, share in sorted(coverage.items(), key=lambda item: int(item[0])):
+        nominal = int(level) / 100
+        if abs(share - nominal) > max(0.05, 2 * float(np.sqrt(nominal * (1 - nominal) / windows))):
+            far.append(f"{level}% bands cover {share:.2f}")
+    if not far:
+        return None
+    return (f"intervals are off nominal on the test part ({', '.join(far)}, over {windows} separate windows): "
+            "read the bands with care, or retrain with more history")

@@ -187,29 +187,11 @@ def fit(
     for epoch in range(1, epochs + 1):
         started = time.perf_counter()
         net.train()
-        needed = steps * config.batch_size
-        if needed >= len(windows):  # a full epoch: exactly one pass
-            order = torch.randperm(len(windows), generator=generator)
-        else:
-            while len(stream) < needed:
-                stream = torch.cat([stream, torch.randperm(len(windows), generator=generator)])
-            order, stream = stream[:needed], stream[needed:]
-        total = 0.0
-        for start in range(0, len(order), config.batch_size):
-            if should_cancel is not None and should_cancel():
-                raise Cancelled(f"cancelled during epoch {epoch}")
-            xb, yb = windows.batch(order[start : start + config.batch_size], device)
-            optimizer.zero_grad(set_to_none=True)
-            out = net.positions(xb, yb.shape[1]) if yb.dim() == 4 else net(xb)  # type: ignore[operator]
-            loss = loss_fn(out, yb)
-            loss.backward()
-            if config.clip_norm > 0:
-                nn.utils.clip_grad_norm_(net.parameters(), config.clip_norm)
-            optimizer.step()
-            total += float(loss.detach()) * len(xb)
+        order, stream = _epoch_order(len(windows), steps * config.batch_size, stream, generator)
+        total = _train_pass(net, windows, order, optimizer, loss_fn, config, device, should_cancel, epoch)
         trained = time.perf_counter()
         val_loss = score()
-        report = EpochReport(epoch, epochs, total / len(order), val_loss, time.perf_counter() - started,
+        report = EpochReport(epoch, epochs, total, val_loss, time.perf_counter() - started,
                              trained - started)
         history.append(report)
         if progress is not None:
@@ -226,3 +208,33 @@ def fit(
     net.load_state_dict(best_state)
     net.eval()
     return history
+
+
+def _epoch_order(n_windows: int, needed: int, stream: torch.Tensor,
+                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """The windows of one epoch, and what is left of the shuffled stream for the next."""
+    if needed >= n_windows:  # a full epoch: exactly one pass
+        return torch.randperm(n_windows, generator=generator), stream
+    while len(stream) < needed:
+        stream = torch.cat([stream, torch.randperm(n_windows, generator=generator)])
+    return stream[:needed], stream[needed:]
+
+
+def _train_pass(net: nn.Module, windows: TrainingSet, order: torch.Tensor, optimizer: torch.optim.Optimizer,
+                loss_fn: nn.Module, config: TrainConfig, device: torch.device, should_cancel: CancelCheck | None,
+                epoch: int) -> float:
+    """One epoch's optimizer steps over the windows in order; the mean training loss."""
+    total = 0.0
+    for start in range(0, len(order), config.batch_size):
+        if should_cancel is not None and should_cancel():
+            raise Cancelled(f"cancelled during epoch {epoch}")
+        xb, yb = windows.batch(order[start : start + config.batch_size], device)
+        optimizer.zero_grad(set_to_none=True)
+        out = net.positions(xb, yb.shape[1]) if yb.dim() == 4 else net(xb)  # type: ignore[operator]
+        loss = loss_fn(out, yb)
+        loss.backward()
+        if config.clip_norm > 0:
+            nn.utils.clip_grad_norm_(net.parameters(), config.clip_norm)
+        optimizer.step()
+        total += float(loss.detach()) * len(xb)
+    return total / len(order)
