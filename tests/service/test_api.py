@@ -87,7 +87,8 @@ def test_weather_type_classifier(client):
     r = client.post("/v1/models/weather-type/classify", json=body)
     assert r.status_code == 200, r.text
     assert {m["name"]: m["calendar"] for m in client.get("/v1/models").json()}["weather-type"] == "year"
-    for timestamps, reason in ((None, "required"), (frame["date"].tolist()[-10:], "needs at least 14")):
+    short = frame["date"].tolist()[-10:]
+    for timestamps, reason in ((None, "required"), (short, "10 timestamps for 14 covariate points")):
         r = client.post("/v1/models/weather-type/classify", json={"series": [{**body["series"][0],
                                                                              "timestamps": timestamps}]})
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "series[0].timestamps"
