@@ -65,6 +65,9 @@ def parse_request(body: bytes, header_length: str | None, max_elements: int) -> 
         document = json.loads(header)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProtocolError(f"malformed JSON header: {exc}") from exc
+    except RecursionError as exc:  # json's decoder recurses once per nesting level
+        raise ProtocolError("malformed JSON header: nested too deeply (a tensor is [series, steps, features] "
+                            "at most)") from exc
     document = _object(document, "the request")
     inputs = document.get("inputs")
     if not isinstance(inputs, list) or not inputs:
