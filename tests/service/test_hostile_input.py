@@ -232,3 +232,19 @@ def test_evaluate_on_two_years_of_hourly_data_answers_instead_of_503_forever(cli
 def test_evaluate_over_the_series_limit_is_a_413_as_on_forecast(client):
     r = client.post("/v1/models/stock/evaluate", json={"series": [{"values": CLOSES[:40]}] * 65})
     assert r.status_code == 413 and "limit is 64" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(("field", "hint"), [("promote", "options JSON field"), ("colour", "file, name, options")])
+def test_the_csv_route_refuses_form_fields_it_does_not_read(client, field, hint):
+    r = client.post("/v1/train/csv", files={"file": ("d.csv", b"v\n" + b"1\n" * 200)},
+                    data={"name": "x", field: "if_better"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == field and hint in r.json()["detail"]
+    assert client.get("/v1/jobs").json() == []
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_json_body_without_a_json_content_type_says_so(client, content_type):
+    headers = {"content-type": content_type} if content_type else {}
+    r = client.post("/v1/models/stock/forecast", content=json.dumps({"series": [{"values": CLOSES[:30]}]}),
+                    headers=headers)
+    assert r.status_code == 422 and "Content-Type: application/json" in r.json()["detail"]
