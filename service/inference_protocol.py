@@ -118,23 +118,28 @@ def parse_request(body: bytes, header_length: str | None, max_elements: int) -> 
                            parameters=parameters)
     request_id = document.get("id")
     request.id = request_id if isinstance(request_id, str) else None
-    outputs = document.get("outputs")
-    if outputs is not None:
-        if not isinstance(outputs, list):
-            raise ProtocolError("outputs: a list is required")
-        request.outputs = []
-        for i, output in enumerate(outputs):
-            output = _object(output, f"outputs[{i}]")
-            name = output.get("name")
-            if not isinstance(name, str):
-                raise ProtocolError(f"outputs[{i}].name: a string is required")
-            request.outputs.append(name)
-            binary_data = _parameters(output.get("parameters"), f"outputs[{i}]").get("binary_data")
-            if binary_data is True:
-                request.binary.add(name)
-            elif binary_data is False:
-                request.json_only.add(name)
+    _read_outputs(document.get("outputs"), request)
     return request
+
+
+def _read_outputs(outputs: Any, request: InferRequest) -> None:
+    """The outputs asked for and, per output, whether it goes as raw bytes."""
+    if outputs is None:
+        return
+    if not isinstance(outputs, list):
+        raise ProtocolError("outputs: a list is required")
+    request.outputs = []
+    for i, output in enumerate(outputs):
+        output = _object(output, f"outputs[{i}]")
+        name = output.get("name")
+        if not isinstance(name, str):
+            raise ProtocolError(f"outputs[{i}].name: a string is required")
+        request.outputs.append(name)
+        binary_data = _parameters(output.get("parameters"), f"outputs[{i}]").get("binary_data")
+        if binary_data is True:
+            request.binary.add(name)
+        elif binary_data is False:
+            request.json_only.add(name)
 
 
 def encode_response(model_name: str, model_version: str, outputs: list[tuple[str, np.ndarray]],
