@@ -52,7 +52,7 @@ def _targets(config: ModelConfig, series: SeriesInput, i: int, need: int, needs:
     if values.ndim != 2 or values.shape[1] != len(config.targets):
         raise invalid(field, f"each point needs {len(config.targets)} values ({config.targets})")
     if len(values) < need:
-        raise invalid(field, f"{len(values)} points is too short; the model needs at least {need} ({needs})")
+        raise invalid(field, f"{len(values)} points; the model needs at least {need} ({needs})")
     return values
 
 
