@@ -224,7 +224,11 @@ def prepare_series(
     if time_column:
         index: pd.Index = pd.Index(frame[time_column])
         if not pd.api.types.is_numeric_dtype(index):
-            index = parse_timestamps(index, time_column, config.frequency)
+            try:
+                index = parse_timestamps(index, time_column, config.frequency)
+            except DataError as exc:  # pandas counts positions from 0; a file's reader counts lines
+                raise DataError(re.sub(r"at position (\d+)", lambda m: f"at line {int(m.group(1)) + 2} (header = "
+                                       "line 1)", str(exc))) from exc
     else:
         index = frame.index
     lines = np.arange(len(frame)) + 2  # the file's lines: the header is line 1

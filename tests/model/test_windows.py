@@ -145,3 +145,9 @@ def test_years_under_an_end_frequency_suggest_ys(frequency):
     f = pd.DataFrame({"year": [str(y) for y in range(1700, 1720)], "v": [float(y) for y in range(20)]})
     with pytest.raises(DataError, match="use frequency YS"):
         prepare_series(f, ModelConfig(targets=["v"], input_size=3, horizon=1, frequency=frequency), "year")
+
+
+def test_an_unreadable_timestamp_is_named_by_its_file_line():
+    f = pd.DataFrame({"date": ["2020-01-01", "2020-01-02", "2020-13-45", "2020-01-04"], "v": [1.0, 2.0, 3.0, 4.0]})
+    with pytest.raises(DataError, match=r"at line 4 \(header = line 1\)"):
+        prepare_series(f, ModelConfig(targets=["v"], input_size=2, horizon=1), "date")
