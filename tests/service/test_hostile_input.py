@@ -4,6 +4,7 @@ import json
 import math
 import time
 
+import pandas as pd
 import pytest
 
 from model.datasets import DATASETS
@@ -248,3 +249,18 @@ def test_a_json_body_without_a_json_content_type_says_so(client, content_type):
     r = client.post("/v1/models/stock/forecast", content=json.dumps({"series": [{"values": CLOSES[:30]}]}),
                     headers=headers)
     assert r.status_code == 422 and "Content-Type: application/json" in r.json()["detail"]
+
+
+def test_csv_messages_name_file_lines_and_offsets_across_daylight_saving_are_accepted(client):
+    times = pd.date_range(pd.Timestamp("2024-03-01", tz="America/New_York"), periods=400, freq="h")
+    rows = [f"{t.isoformat()},{50 + (i % 24)}" for i, t in enumerate(times)]
+    options = json.dumps({"targets": ["temp"], "time_column": "time", "frequency": "h", "input_size": 24,
+                          "horizon": 6, "epochs": 1})
+    blank = ["time,temp", *rows[:3], rows[3].split(",")[0] + ",", *rows[4:]]  # line 5 has no value
+    r = client.post("/v1/train/csv", files={"file": ("t.csv", "\n".join(blank).encode())},
+                    data={"name": "dst", "options": options})
+    assert r.status_code == 422 and "missing a value at line 5 (header = line 1)" in r.json()["detail"]
+    r = client.post("/v1/train/csv", files={"file": ("t.csv", "\n".join(["time,temp", *rows]).encode())},
+                    data={"name": "dst", "options": options})
+    assert r.status_code == 202, r.text  # -05:00 then -04:00 on 10 March: one clock, not a raw pandas error
+    client.post(f"/v1/jobs/{r.json()['id']}/cancel")
