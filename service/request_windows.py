@@ -62,6 +62,7 @@ def _covariates(config: ModelConfig, series: SeriesInput, i: int, need: int, len
     if unknown:
         raise invalid(f"series[{i}].covariates", f"unknown {unknown}; the model takes {config.covariates}")
     columns = []
+    other = "values" if length is not None else None  # a classifier's first covariate sets the length
     for name in config.covariates:
         if name in config.inputs:
             continue
@@ -72,8 +73,9 @@ def _covariates(config: ModelConfig, series: SeriesInput, i: int, need: int, len
         if len(column) < need:
             raise invalid(field, f"{len(column)} points; the model needs at least {need}")
         if length is not None and len(column) != length:
-            raise invalid(field, f"{len(column)} points but values has {length}")
-        length = len(column) if length is None else length
+            raise invalid(field, f"{len(column)} points but {other} has {length}")
+        if length is None:
+            length, other = len(column), f"covariates.{name}"
         columns.append(column)
     return columns
 

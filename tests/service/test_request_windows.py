@@ -76,3 +76,13 @@ def test_naive_times_at_the_autumn_repeat_say_to_send_offsets(client):
     offsets = [t.isoformat() for t in times]
     r = client.post("/v1/models/sf-temps/forecast", json={"series": [{"values": [50.0] * 168, "timestamps": offsets}]})
     assert r.status_code == 200 and r.json()["forecasts"][0]["timestamps"][0].endswith("-08:00")
+
+
+def test_a_classifiers_covariates_must_share_one_length(client):
+    frame = DATASETS["weather-type"].load().iloc[-14:]
+    covariates = {c: frame[c].tolist() for c in ("precipitation", "temp_max", "temp_min", "wind")}
+    covariates["wind"] = covariates["wind"] + [3.0]
+    r = client.post("/v1/models/weather-type/classify", json={"series": [{
+        "values": [], "timestamps": frame["date"].tolist(), "covariates": covariates}]})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "series[0].covariates.wind"
+    assert "15 points but covariates." in r.json()["detail"]
