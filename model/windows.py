@@ -61,7 +61,8 @@ def parse_timestamps(values: pd.Index | list[str], column: str, frequency: str |
     Offsets that change at daylight saving (-05:00 then -04:00) are one clock: see _mixed_offsets.
     """
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # pandas 2 warns (pandas 3 raises) on mixed offsets: handled below
+        # pandas 2 warns (pandas 3 raises) on mixed offsets: handled below
+        warnings.filterwarnings("error", message=".*mixed time zones", category=FutureWarning)
         for form in ("ISO8601", "mixed"):
             try:
                 return pd.DatetimeIndex(pd.to_datetime(values, format=form))
