@@ -9,11 +9,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.offsets import BaseOffset
 
 from model import calendar
 from model.config import ModelConfig
 
-FLOAT32_LIMIT = 1e38  # a little inside float32's largest finite value, 3.4e38
+# The largest magnitude accepted anywhere (training, /forecast, /evaluate, /v2): float32 reaches 3.4e38,
+# but training squares errors and sums them over millions of values in float32 (1e30 ended as inf).
+VALUE_LIMIT = 1e15
 
 
 class DataError(ValueError):
@@ -52,45 +55,110 @@ def normalize_frequency(frequency: str | None) -> str | None:
     return text
 
 
-def parse_timestamps(values: pd.Index | list[str], column: str) -> pd.DatetimeIndex:
-    """ISO 8601 first (fast, unambiguous), then element by element; a clear error otherwise."""
+def parse_timestamps(values: pd.Index | list[str], column: str, frequency: str | None = None) -> pd.DatetimeIndex:
+    """ISO 8601 first (fast, unambiguous), then element by element; a clear error otherwise.
+
+    Offsets that change at daylight saving (-05:00 then -04:00) are one clock: see _mixed_offsets.
+    """
+    with warnings.catch_warnings():
+        # pandas 2 warns (pandas 3 raises) on mixed offsets: handled below
+        warnings.filterwarnings("error", message=".*mixed time zones", category=FutureWarning)
+        for form in ("ISO8601", "mixed"):
+            try:
+                return pd.DatetimeIndex(pd.to_datetime(values, format=form))
+            except (ValueError, TypeError, OverflowError, FutureWarning) as exc:
+                error: Exception = exc
     try:
-        return pd.DatetimeIndex(pd.to_datetime(values, format="ISO8601"))
-    except (ValueError, TypeError):
-        pass
+        utc = pd.to_datetime(values, format="ISO8601", utc=True)
+    except (ValueError, TypeError, OverflowError):
+        raise DataError(f"column {column!r} does not hold timestamps: {error}") from error
     try:
-        return pd.DatetimeIndex(pd.to_datetime(values, format="mixed"))
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise DataError(f"column {column!r} does not hold timestamps: {exc}") from exc
+        return _mixed_offsets(utc, list(values), frequency)
+    except ValueError as exc:
+        raise DataError(f"column {column!r}: {exc}") from exc
 
 
-def check_timestamps(index: pd.Index, frequency: str | None) -> None:
-    """Refuse duplicate, unordered or (with a frequency) irregular timestamps, naming the first."""
-    duplicated = index[index.duplicated()]
+def _is_duration(frequency: str | None) -> bool:
+    """Hours, minutes, seconds: a fixed length of time (a day or a month follows the wall clock)."""
+    if frequency is None:
+        return True
+    offset = pd.tseries.frequencies.to_offset(frequency)
+    return isinstance(offset, pd.offsets.Tick) and not isinstance(offset, pd.offsets.Day)
+
+
+def _mixed_offsets(utc: pd.DatetimeIndex, texts: list[str], frequency: str | None) -> pd.DatetimeIndex:
+    """Timestamps whose UTC offset changes (daylight saving): in the last one's offset, so the answer's
+    future timestamps carry the caller's current offset.
+
+    An hourly series is regular in UTC (local 01:00 repeats each autumn); a daily or monthly one is
+    regular on the wall clock (midnight stays midnight), so it keeps its local times.
+    """
+    if any(not re.search(r"(Z|[+-]\d\d:?\d\d)$", str(t).strip()) for t in texts):
+        raise ValueError("some timestamps have a UTC offset and some do not: give every one its offset, or none")
+    last = pd.Timestamp(str(texts[-1]).strip()).tz
+    if _is_duration(frequency):
+        return utc.tz_convert(last)
+    wall = [pd.Timestamp(str(t).strip()).tz_localize(None) for t in texts]
+    return pd.DatetimeIndex(wall).tz_localize(last)
+
+
+def check_timestamps(index: pd.Index, frequency: str | None, interpolate: bool = False,
+                     first_line: int | None = None) -> None:
+    """Refuse duplicate, unordered or (with a frequency) irregular timestamps, naming the first.
+
+    first_line: the file line of the first timestamp (2 under a header), so messages name lines.
+    """
+    def at(i: int) -> str:
+        return f" (line {first_line + i})" if first_line is not None else ""
+
+    duplicated = np.flatnonzero(index.duplicated())
     if len(duplicated):
-        raise DataError(f"duplicate timestamp {duplicated[0]}: each time may appear once")
+        i = int(duplicated[0])
+        hint = ""
+        if isinstance(index, pd.DatetimeIndex) and index.tz is None and index[i] != index[i].normalize():
+            hint = ("; local clock times repeat an hour when daylight saving ends: send each timestamp with its UTC "
+                    "offset (2024-11-03T01:30:00-04:00, then -05:00) or in UTC")
+        raise DataError(f"duplicate timestamp {index[i]}{at(i)}: each time may appear once{hint}")
     if len(index) > 1:
         steps = np.asarray(index[1:]) > np.asarray(index[:-1])
         if not steps.all():
             bad = int(np.argmin(steps)) + 1
-            raise DataError(f"timestamp {index[bad]} comes after {index[bad - 1]}: sort the rows by time")
+            raise DataError(f"timestamp {index[bad]}{at(bad)} comes after {index[bad - 1]}: sort the rows by time")
     if frequency is None or not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
         return
     offset = pd.tseries.frequencies.to_offset(frequency)
     if frequency.upper().startswith("B"):
         # Trading days: weekdays only, holidays may be missing.
-        weekend = index[index.day_of_week >= 5]
+        weekend = np.flatnonzero(index.day_of_week >= 5)
         if len(weekend):
-            raise DataError(f"irregular timestamp {weekend[0]}: frequency {frequency} has weekdays only")
+            i = int(weekend[0])
+            raise DataError(f"irregular timestamp {index[i]}{at(i)}: frequency {frequency} has weekdays only")
         return
     expected = index[:-1] + offset
     off = np.flatnonzero(np.asarray(index[1:]) != np.asarray(expected))
     if len(off):
         i = int(off[0]) + 1
-        raise DataError(
-            f"irregular timestamp {index[i]}: expected {expected[i - 1]} at frequency {frequency}; "
-            "fill or resample the gap, or ask for interpolation"
-        )
+        hint = _anchor_hint(index, offset, frequency) or (
+            "interpolation fills only the times missing from a regular grid, and this one is off it: resample the "
+            "data to the frequency" if interpolate else "fill or resample the gap, or ask for interpolation")
+        raise DataError(f"irregular timestamp {index[i]}{at(i)}: expected {expected[i - 1]} at frequency "
+                        f"{frequency}; {hint}")
+
+
+_START_END = [(pd.offsets.YearEnd, "YS", "is_year_start"), (pd.offsets.QuarterEnd, "QS", "is_quarter_start"),
+              (pd.offsets.MonthEnd, "MS", "is_month_start"), (pd.offsets.YearBegin, "YE", "is_year_end"),
+              (pd.offsets.QuarterBegin, "QE", "is_quarter_end"), (pd.offsets.MonthBegin, "ME", "is_month_end")]
+
+
+def _anchor_hint(index: pd.DatetimeIndex, offset: BaseOffset, frequency: str) -> str | None:
+    """Dates on each period's start under an end frequency (years as 1700, 1701 under YE), or the reverse."""
+    for kind, alias, on in _START_END:
+        if isinstance(offset, kind) and np.asarray(getattr(index, on)).all():
+            multiple = re.match(r"^\d*", frequency.strip())
+            suggested = (multiple.group(0) if multiple else "") + alias
+            where = "start" if alias.endswith("S") else "end"
+            return f"these dates fall on each period's {where}: use frequency {suggested}"
+    return None
 
 
 def _fill_missing_times(frame: pd.DataFrame, index: pd.DatetimeIndex,
@@ -116,29 +184,28 @@ def _fill_missing_times(frame: pd.DataFrame, index: pd.DatetimeIndex,
     return filled, grid
 
 
-def _numeric_column(frame: pd.DataFrame, column: str, interpolate: bool) -> np.ndarray:
+def _numeric_column(frame: pd.DataFrame, column: str, interpolate: bool, lines: np.ndarray) -> np.ndarray:
+    """One column as float32; lines: each row's line in the file (header = line 1) for the messages."""
     raw = frame[column]
     numbers = pd.to_numeric(raw, errors="coerce")
     bad = numbers.isna() & raw.notna()
     if bad.any():
         row = int(np.argmax(bad.to_numpy()))
-        raise DataError(f"column {column!r} has a non-numeric value {raw.iloc[row]!r} at row {row}")
+        raise DataError(f"column {column!r} has a non-numeric value {str(raw.iloc[row])!r} at line {lines[row]} "
+                        "(header = line 1)")
     numbers = numbers.astype("float64")
-    infinite = ~np.isfinite(numbers.to_numpy()) & numbers.notna().to_numpy()
-    if infinite.any():
-        raise DataError(f"column {column!r} has an infinite value at row {int(np.argmax(infinite))}")
-    # The network computes in float32: 1e308 would become inf there and NaN in every loss.
-    huge = (numbers.abs() > FLOAT32_LIMIT).to_numpy()
+    # NaN is missing (below); inf and numbers beyond the limit cannot be trained on.
+    huge = (numbers.abs() > VALUE_LIMIT).to_numpy()
     if huge.any():
         row = int(np.argmax(huge))
-        raise DataError(f"column {column!r} has {raw.iloc[row]!r} at row {row}, beyond float32's range "
-                        f"(+-{FLOAT32_LIMIT:.1e}): rescale the column")
+        raise DataError(f"column {column!r} has {float(numbers.iloc[row]):g} at line {lines[row]} (header = line 1), "
+                        f"beyond +-{VALUE_LIMIT:g}, the most training's float32 arithmetic keeps finite (squared "
+                        "errors): rescale the column (thousands, millions)")
     if numbers.isna().any():
+        row = int(np.argmax(numbers.isna().to_numpy()))
         if not interpolate:
-            row = int(np.argmax(numbers.isna().to_numpy()))
-            raise DataError(
-                f"column {column!r} is missing a value at row {row}: fill it, or ask for interpolation"
-            )
+            raise DataError(f"column {column!r} is missing a value at line {lines[row]} (header = line 1): fill it, "
+                            "or ask for interpolation")
         numbers = numbers.interpolate(limit_direction="both")
     return numbers.to_numpy(dtype=np.float32)
 
@@ -158,12 +225,21 @@ def prepare_series(
     if time_column:
         index: pd.Index = pd.Index(frame[time_column])
         if not pd.api.types.is_numeric_dtype(index):
-            index = parse_timestamps(index, time_column)
+            try:
+                index = parse_timestamps(index, time_column, config.frequency)
+            except DataError as exc:  # pandas counts positions from 0; a file's reader counts lines
+                raise DataError(re.sub(r"at position (\d+)", lambda m: f"at line {int(m.group(1)) + 2} (header = "
+                                       "line 1)", str(exc))) from exc
     else:
         index = frame.index
+    lines = np.arange(len(frame)) + 2  # the file's lines: the header is line 1
     if interpolate and config.task == "forecast" and isinstance(index, pd.DatetimeIndex):
+        given = index
         frame, index = _fill_missing_times(frame, index, config.frequency)
-    check_timestamps(index, config.frequency)
+        if len(index) != len(given):  # added rows have no line (they hold no value to complain about)
+            lines = np.full(len(index), -1)
+            lines[index.get_indexer(given)] = np.arange(len(given)) + 2
+    check_timestamps(index, config.frequency, interpolate, first_line=2)
     needed = config.input_size + config.horizon
     if len(frame) < needed:
         raise DataError(
@@ -171,7 +247,7 @@ def prepare_series(
             f"needs at least {needed}"
         )
     data_columns = [c for c in config.features if c not in config.calendar_columns]
-    columns = [_numeric_column(frame, c, interpolate) for c in data_columns]
+    columns = [_numeric_column(frame, c, interpolate, lines) for c in data_columns]
     values = np.stack(columns, axis=1) if columns else np.zeros((len(frame), 0), np.float32)
     if config.calendar_columns:
         values = np.concatenate([values, calendar_inputs(index, config)], axis=1)

@@ -75,6 +75,12 @@ def install(app: FastAPI) -> None:
         if status == 400:
             ctx = exc.errors()[0].get("ctx", {})
             detail = f"malformed JSON: {ctx.get('error', 'invalid')} at position {exc.errors()[0]['loc'][-1]}"
+        content_type = request.headers.get("content-type", "")
+        if "json" not in content_type.lower() and any(tuple(e.get("loc", ())) == ("body",) for e in exc.errors()):
+            # FastAPI reads a body as JSON only under a JSON content type: say so, not "a valid dictionary".
+            detail = (f"the body was not read as JSON: send it with Content-Type: application/json "
+                      f"(got {content_type or 'no Content-Type'})")
+            errors = [{"field": "body", "reason": detail}]
         return problem_response(request, status, detail, errors)
 
     @app.exception_handler(HTTPException)

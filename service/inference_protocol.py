@@ -65,6 +65,9 @@ def parse_request(body: bytes, header_length: str | None, max_elements: int) -> 
         document = json.loads(header)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProtocolError(f"malformed JSON header: {exc}") from exc
+    except RecursionError as exc:  # json's decoder recurses once per nesting level
+        raise ProtocolError("malformed JSON header: nested too deeply (a tensor is [series, steps, features] "
+                            "at most)") from exc
     document = _object(document, "the request")
     inputs = document.get("inputs")
     if not isinstance(inputs, list) or not inputs:
@@ -115,23 +118,28 @@ def parse_request(body: bytes, header_length: str | None, max_elements: int) -> 
                            parameters=parameters)
     request_id = document.get("id")
     request.id = request_id if isinstance(request_id, str) else None
-    outputs = document.get("outputs")
-    if outputs is not None:
-        if not isinstance(outputs, list):
-            raise ProtocolError("outputs: a list is required")
-        request.outputs = []
-        for i, output in enumerate(outputs):
-            output = _object(output, f"outputs[{i}]")
-            name = output.get("name")
-            if not isinstance(name, str):
-                raise ProtocolError(f"outputs[{i}].name: a string is required")
-            request.outputs.append(name)
-            binary_data = _parameters(output.get("parameters"), f"outputs[{i}]").get("binary_data")
-            if binary_data is True:
-                request.binary.add(name)
-            elif binary_data is False:
-                request.json_only.add(name)
+    _read_outputs(document.get("outputs"), request)
     return request
+
+
+def _read_outputs(outputs: Any, request: InferRequest) -> None:
+    """The outputs asked for and, per output, whether it goes as raw bytes."""
+    if outputs is None:
+        return
+    if not isinstance(outputs, list):
+        raise ProtocolError("outputs: a list is required")
+    request.outputs = []
+    for i, output in enumerate(outputs):
+        output = _object(output, f"outputs[{i}]")
+        name = output.get("name")
+        if not isinstance(name, str):
+            raise ProtocolError(f"outputs[{i}].name: a string is required")
+        request.outputs.append(name)
+        binary_data = _parameters(output.get("parameters"), f"outputs[{i}]").get("binary_data")
+        if binary_data is True:
+            request.binary.add(name)
+        elif binary_data is False:
+            request.json_only.add(name)
 
 
 def encode_response(model_name: str, model_version: str, outputs: list[tuple[str, np.ndarray]],

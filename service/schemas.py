@@ -74,9 +74,12 @@ class ClassifyResponse(BaseModel):
     results: list[SeriesClasses]
 
 
+EVALUATE_MAX_SERIES = 64  # series in one /evaluate request (413 beyond, as /forecast over its limit)
+
+
 class EvaluateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    series: list[SeriesInput] = Field(..., min_length=1, max_length=64)
+    series: list[SeriesInput] = Field(..., min_length=1, description=f"at most {EVALUATE_MAX_SERIES}")
 
 
 class SystemMetrics(BaseModel):

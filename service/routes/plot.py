@@ -14,8 +14,9 @@ from model.config import ModelConfig
 from model.datasets import DATASETS
 from service.deps import get_model, state, submit
 from service.errors import Problem
-from service.forecasting import build_forecasts, build_windows, check_request_size, values_array
+from service.forecasting import build_forecasts, build_windows, check_request_size
 from service.plot import render
+from service.request_windows import values_array
 from service.routes.predict import Version
 from service.schemas import FORECAST_EXAMPLES, ForecastRequest, SeriesInput
 from service.settings import Settings
@@ -61,9 +62,9 @@ async def _plot(request: Request, name: str, version: str | None, body: Forecast
         raise Problem(422, f"series: no series {index} in {len(body.series)}",
                       [{"field": "series", "reason": f"?series={index} is beyond the {len(body.series)} given"}])
     one = body.model_copy(update={"series": [body.series[index]], "levels": sorted({*body.levels, 80, 95})})
-    items, horizon = build_windows(config, one, settings.max_batch_size)
+    items, horizon, indexes = build_windows(config, one, settings.max_batch_size)
     loaded, results = await submit(request, name, version, items, loaded)
-    forecast = build_forecasts(config, one, results, horizon)[0]
+    forecast = build_forecasts(config, one, results, horizon, indexes)[0]
     series = one.series[0]
     values = values_array(series, index, np.float64)
     history = (values if values.ndim == 1 else values[:, 0]).tolist()

@@ -63,6 +63,21 @@ async def train_json(request: Request, body: Annotated[TrainRequest, Body(openap
     return job
 
 
+CSV_FIELDS = ("file", "name", "options")
+
+
+def _refuse_unknown_fields(form: Any) -> None:
+    """A form field the route does not read (-F promote=if_better) would be dropped without a word."""
+    unknown = [key for key in form if key not in CSV_FIELDS]
+    if not unknown:
+        return
+    key = unknown[0]
+    where = (f"options go in the options JSON field: -F 'options={{\"{key}\": ...}}'"
+             if key in TrainOptions.model_fields else f"the form takes {', '.join(CSV_FIELDS)}")
+    reason = f"unknown form field; {where}"
+    raise Problem(422, f"{key}: {reason}", [{"field": key, "reason": reason}])
+
+
 @router.post("/v1/train/csv", status_code=202, dependencies=[Auth],
              responses={400: {"description": "malformed CSV"}, 401: {"description": "API key needed"}})
 async def train_csv(
@@ -73,6 +88,7 @@ async def train_csv(
 ) -> JobStatus:
     """Train a new version from an uploaded CSV (header row; comma, semicolon or tab; a BOM is fine;
     not gzip): as /v1/train, with the options as a JSON form field."""
+    _refuse_unknown_fields(await request.form())
     try:
         parsed = TrainOptions.model_validate_json(options)
     except ValidationError as exc:

@@ -18,10 +18,12 @@ from fastapi import APIRouter, Request, Response
 from model import store
 from model.config import ModelConfig
 from model.predictor import INTERVAL_LEVELS, Forecasts
+from model.windows import VALUE_LIMIT
 from service.deps import get_model, state, submit
 from service.errors import Problem
 from service.inference_protocol import HEADER_LENGTH, ProtocolError, encode_response, parse_request
 from service.registry import ForecastItem, LoadedModel, Registry
+from service.request_windows import out_of_range
 from service.schemas import (
     INFER_EXAMPLE,
     InferenceErrorBody,
@@ -168,12 +170,14 @@ def _windows(config: ModelConfig, tensor: np.ndarray, settings: Settings) -> np.
                       f"{features}] (series, steps >= input_size, features {config.features})")
     if len(tensor) > settings.max_series:
         raise Problem(413, f"{len(tensor)} series in one request; the limit is {settings.max_series}")
-    with np.errstate(over="ignore", invalid="ignore"):  # beyond float32 becomes inf: refused just below
-        windows = np.ascontiguousarray(tensor[:, -config.input_size:, :], dtype=np.float32)
-    if not np.isfinite(windows).all():
-        series = int(np.argmin(np.isfinite(windows).all(axis=(1, 2))))
-        raise Problem(400, f"{INPUT}[{series}]: values must be finite numbers within +-3.4e38 (float32)")
-    return windows
+    windows = tensor[:, -config.input_size:, :]
+    with np.errstate(invalid="ignore"):
+        usable = (np.abs(windows) <= VALUE_LIMIT).all()  # NaN and inf too
+    for series, window in enumerate([] if usable else windows):  # the /v1 message (service/request_windows.py)
+        found = out_of_range(window, tensor.shape[1] - config.input_size)
+        if found is not None:
+            raise Problem(400, f"{INPUT}[{series}]: {found[1]}")
+    return np.ascontiguousarray(windows, dtype=np.float32)
 
 
 def _outputs(config: ModelConfig, wanted: list[str], results: list[Any]) -> list[tuple[str, np.ndarray]]:

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from model.config import ModelConfig
-from model.windows import DataError, make_windows, prepare_series, split_windows
+from model.windows import DataError, check_timestamps, make_windows, parse_timestamps, prepare_series, split_windows
 
 
 def test_make_windows_is_every_window_in_order():
@@ -46,10 +46,10 @@ def test_too_short_names_both_numbers():
 
 def test_non_numeric_and_missing_values_name_column_and_row():
     values = [1.0, 2.0, "x", 4.0] * 5
-    with pytest.raises(DataError, match="column 'v' has a non-numeric value 'x' at row 2"):
+    with pytest.raises(DataError, match="column 'v' has a non-numeric value 'x' at line 4 \\(header = line 1\\)"):
         prepare_series(frame(v=values), ModelConfig(targets=["v"], input_size=3), "date")
     missing = [1.0, None] + [2.0] * 18
-    with pytest.raises(DataError, match="column 'v' is missing a value at row 1"):
+    with pytest.raises(DataError, match="column 'v' is missing a value at line 3"):
         prepare_series(frame(v=missing), ModelConfig(targets=["v"], input_size=3), "date")
     filled = prepare_series(frame(v=missing), ModelConfig(targets=["v"], input_size=3), "date", interpolate=True)
     assert filled.values[1, 0] == pytest.approx(1.5)
@@ -92,11 +92,62 @@ def test_interpolation_fills_the_times_a_regular_series_skips():
 def test_interpolation_does_not_invent_times_off_the_grid_or_between_trading_days():
     off_grid = pd.DataFrame({"date": ["2024-01-01 00:00", "2024-01-01 01:30", "2024-01-01 03:00", "2024-01-01 04:00"],
                              "v": [1.0, 2.0, 3.0, 4.0]})
-    with pytest.raises(DataError, match="irregular timestamp 2024-01-01 01:30:00"):
+    with pytest.raises(DataError, match="irregular timestamp 2024-01-01 01:30:00 \\(line 3\\).*off it") as asked:
         prepare_series(off_grid, ModelConfig(targets=["v"], input_size=2, horizon=1, frequency="h"), "date",
                        interpolate=True)
+    assert "ask for interpolation" not in str(asked.value)  # it was asked
     # A holiday is not a gap: trading days keep their rows as they are.
     days = pd.DataFrame({"date": ["2024-12-23", "2024-12-24", "2024-12-26", "2024-12-27"], "v": [1.0, 2.0, 3.0, 4.0]})
     series = prepare_series(days, ModelConfig(targets=["v"], input_size=2, horizon=1, frequency="B"), "date",
                             interpolate=True)
     assert len(series.values) == 4
+
+
+def test_values_beyond_the_limit_are_refused_with_the_column_line_and_a_plain_number():
+    values = [1.0] * 20
+    values[4] = 1e30
+    with pytest.raises(DataError, match=r"column 'v' has 1e\+30 at line 6 \(header = line 1\), beyond \+-1e\+15") as e:
+        prepare_series(frame(v=values), ModelConfig(targets=["v"], input_size=3), "date")
+    assert "np." not in str(e.value)
+    values[4] = 1e308
+    with pytest.raises(DataError, match=r"1e\+308 at line 6") as e:
+        prepare_series(frame(v=values), ModelConfig(targets=["v"], input_size=3), "date")
+    assert "np.float64" not in str(e.value)
+
+
+def test_offsets_that_change_at_daylight_saving_are_one_clock():
+    # New York, spring 2024: 01:00-05:00 is followed by 03:00-04:00, one hour later.
+    hourly = ["2024-03-10T00:00:00-05:00", "2024-03-10T01:00:00-05:00", "2024-03-10T03:00:00-04:00",
+              "2024-03-10T04:00:00-04:00", "2024-03-10T05:00:00-04:00"]
+    index = parse_timestamps(hourly, "t", "h")
+    check_timestamps(index, "h")
+    assert str(index.tz) == "UTC-04:00" and index[-1] == pd.Timestamp("2024-03-10T05:00:00-04:00")
+    # A daily series keeps its wall clock: midnight stays midnight across the change.
+    daily = ["2024-03-09T00:00:00-05:00", "2024-03-10T00:00:00-05:00", "2024-03-11T00:00:00-04:00"]
+    check_timestamps(parse_timestamps(daily, "t", "D"), "D")
+    series = prepare_series(pd.DataFrame({"t": hourly, "v": [1.0, 2.0, 3.0, 4.0, 5.0]}),
+                            ModelConfig(targets=["v"], input_size=2, horizon=1, frequency="h"), "t")
+    assert len(series.values) == 5
+    with pytest.raises(DataError, match="some timestamps have a UTC offset and some do not"):
+        parse_timestamps(["2024-03-09T00:00:00-05:00", "2024-03-10", "2024-03-11T00:00:00-04:00"], "t")
+
+
+def test_naive_local_times_at_the_autumn_repeat_say_to_send_offsets():
+    times = ["2024-11-03 00:00", "2024-11-03 01:00", "2024-11-03 01:00", "2024-11-03 02:00"]
+    f = pd.DataFrame({"date": times, "v": [1.0, 2.0, 3.0, 4.0]})
+    with pytest.raises(DataError, match=r"duplicate timestamp 2024-11-03 01:00:00 \(line 4\).*UTC offset"):
+        prepare_series(f, ModelConfig(targets=["v"], input_size=2, horizon=1, frequency="h"), "date",
+                       interpolate=True)
+
+
+@pytest.mark.parametrize("frequency", ["YE", "A", "Y"])
+def test_years_under_an_end_frequency_suggest_ys(frequency):
+    f = pd.DataFrame({"year": [str(y) for y in range(1700, 1720)], "v": [float(y) for y in range(20)]})
+    with pytest.raises(DataError, match="use frequency YS"):
+        prepare_series(f, ModelConfig(targets=["v"], input_size=3, horizon=1, frequency=frequency), "year")
+
+
+def test_an_unreadable_timestamp_is_named_by_its_file_line():
+    f = pd.DataFrame({"date": ["2020-01-01", "2020-01-02", "2020-13-45", "2020-01-04"], "v": [1.0, 2.0, 3.0, 4.0]})
+    with pytest.raises(DataError, match=r"at line 4 \(header = line 1\)"):
+        prepare_series(f, ModelConfig(targets=["v"], input_size=2, horizon=1), "date")

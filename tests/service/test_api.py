@@ -87,7 +87,8 @@ def test_weather_type_classifier(client):
     r = client.post("/v1/models/weather-type/classify", json=body)
     assert r.status_code == 200, r.text
     assert {m["name"]: m["calendar"] for m in client.get("/v1/models").json()}["weather-type"] == "year"
-    for timestamps, reason in ((None, "required"), (frame["date"].tolist()[-10:], "needs at least 14")):
+    short = frame["date"].tolist()[-10:]
+    for timestamps, reason in ((None, "required"), (short, "10 timestamps for 14 covariate points")):
         r = client.post("/v1/models/weather-type/classify", json={"series": [{**body["series"][0],
                                                                              "timestamps": timestamps}]})
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "series[0].timestamps"
@@ -149,7 +150,8 @@ def test_evaluate_reports_model_beside_baselines(client):
     assert 1 <= client.post("/v1/models/stock/evaluate", json={"series": [{"values": cents}]}).json()[
         "results"][0]["guarded"] <= 30
     r = client.post("/v1/models/stock/evaluate", json={"series": [{"values": STOCK[:20]}]})
-    assert r.status_code == 422 and "too short" in r.json()["detail"]
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "series[0].values"
+    assert "20 points; the model needs at least 35 (input_size 30 + horizon 5)" in r.json()["detail"]
 
 
 def test_metrics_show_batches(client):

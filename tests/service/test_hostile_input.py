@@ -1,11 +1,14 @@
 """Inputs a fuzzer will not find: each gets its clear 4xx quickly and the server stays healthy."""
 
 import json
+import math
 import time
 
+import pandas as pd
 import pytest
 
 from model.datasets import DATASETS
+from service.batcher import Batcher
 
 CLOSES = DATASETS["stock"].load()["close"].tolist()
 
@@ -128,7 +131,24 @@ def test_a_value_beyond_float32_is_refused_when_the_job_is_submitted(client):
     values[50] = 1e308
     r = client.post("/v1/train", json={"name": "huge", "data": {"v": values},
                                        "options": {"targets": ["v"], "input_size": 8, "horizon": 2}})
-    assert r.status_code == 422 and "float32" in r.text and "row 50" in r.text
+    assert r.status_code == 422 and "float32" in r.text and "line 52" in r.text
+    assert "np.float64" not in r.text and "1e+308" in r.text  # a plain number, not a NumPy repr
+
+
+def test_values_near_1e30_are_refused_at_submission_not_by_a_failed_job(client):
+    # 1e30 is inside float32, but squared errors are not: the job used to fail with "inf is not JSON".
+    values = [float(i) for i in range(200)]
+    values[50] = 1e30
+    r = client.post("/v1/train", json={"name": "huge", "data": {"v": values},
+                                       "options": {"targets": ["v"], "input_size": 8, "horizon": 2}})
+    assert r.status_code == 422 and "column 'v'" in r.json()["detail"] and "1e+15" in r.json()["detail"]
+    assert client.get("/v1/jobs").json() == []
+    # The same limit on the serving routes.
+    window = [float(i) for i in range(30)]
+    window[3] = 1e30
+    for route in ("forecast", "evaluate"):
+        r = client.post(f"/v1/models/stock/{route}", json={"series": [{"values": window * 2}]})
+        assert r.status_code == 422 and "1e+15" in r.json()["detail"], route
 
 
 @pytest.mark.parametrize(("timestamps", "reason"), [
@@ -185,9 +205,62 @@ def test_a_classifier_without_covariates_is_refused_at_submission(client):
     assert r.status_code == 422 and "covariates" in r.text
 
 
-def test_evaluate_waits_behind_the_same_queue_limit_as_forecast(make_client):
+def test_evaluate_runs_in_chunks_that_fit_the_queue_and_waits_only_behind_forecasts(make_client, monkeypatch):
     client, _ = make_client(queue_limit=40)
     with client:
         r = client.post("/v1/models/stock/evaluate", json={"series": [{"values": CLOSES[:100]}]})  # 66 windows
+        assert r.status_code == 200 and r.json()["results"][0]["windows"] == 66
+        chunked = r.json()["results"][0]
+        monkeypatch.setattr(Batcher, "queued", property(lambda self: self.queue_limit))  # forecasts fill it
+        r = client.post("/v1/models/stock/evaluate", json={"series": [{"values": CLOSES[:60]}]})
         assert r.status_code == 503 and r.headers["retry-after"] == "1"
-        assert client.post("/v1/models/stock/evaluate", json={"series": [{"values": CLOSES[:60]}]}).status_code == 200
+    monkeypatch.undo()
+    whole, _ = make_client()
+    with whole:
+        one_turn = whole.post("/v1/models/stock/evaluate", json={"series": [{"values": CLOSES[:100]}]}).json()
+    for system in ("model", "naive", "seasonal_naive"):
+        assert chunked[system] == pytest.approx(one_turn["results"][0][system], rel=1e-5)
+    assert chunked["coverage"] == pytest.approx(one_turn["results"][0]["coverage"])
+
+
+def test_evaluate_on_two_years_of_hourly_data_answers_instead_of_503_forever(client):
+    values = [500 + 10 * math.sin(h / 24 * 2 * math.pi) + (h % 7) for h in range(2 * 365 * 24)]  # 17,520 points
+    r = client.post("/v1/models/stock/evaluate", json={"series": [{"values": values}]})
+    assert r.status_code == 200, r.text
+    assert r.json()["results"][0]["windows"] == len(values) - 30 - 5 + 1
+
+
+def test_evaluate_over_the_series_limit_is_a_413_as_on_forecast(client):
+    r = client.post("/v1/models/stock/evaluate", json={"series": [{"values": CLOSES[:40]}] * 65})
+    assert r.status_code == 413 and "limit is 64" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(("field", "hint"), [("promote", "options JSON field"), ("colour", "file, name, options")])
+def test_the_csv_route_refuses_form_fields_it_does_not_read(client, field, hint):
+    r = client.post("/v1/train/csv", files={"file": ("d.csv", b"v\n" + b"1\n" * 200)},
+                    data={"name": "x", field: "if_better"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == field and hint in r.json()["detail"]
+    assert client.get("/v1/jobs").json() == []
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_json_body_without_a_json_content_type_says_so(client, content_type):
+    headers = {"content-type": content_type} if content_type else {}
+    r = client.post("/v1/models/stock/forecast", content=json.dumps({"series": [{"values": CLOSES[:30]}]}),
+                    headers=headers)
+    assert r.status_code == 422 and "Content-Type: application/json" in r.json()["detail"]
+
+
+def test_csv_messages_name_file_lines_and_offsets_across_daylight_saving_are_accepted(client):
+    times = pd.date_range(pd.Timestamp("2024-03-01", tz="America/New_York"), periods=400, freq="h")
+    rows = [f"{t.isoformat()},{50 + (i % 24)}" for i, t in enumerate(times)]
+    options = json.dumps({"targets": ["temp"], "time_column": "time", "frequency": "h", "input_size": 24,
+                          "horizon": 6, "epochs": 1})
+    blank = ["time,temp", *rows[:3], rows[3].split(",")[0] + ",", *rows[4:]]  # line 5 has no value
+    r = client.post("/v1/train/csv", files={"file": ("t.csv", "\n".join(blank).encode())},
+                    data={"name": "dst", "options": options})
+    assert r.status_code == 422 and "missing a value at line 5 (header = line 1)" in r.json()["detail"]
+    r = client.post("/v1/train/csv", files={"file": ("t.csv", "\n".join(["time,temp", *rows]).encode())},
+                    data={"name": "dst", "options": options})
+    assert r.status_code == 202, r.text  # -05:00 then -04:00 on 10 March: one clock, not a raw pandas error
+    client.post(f"/v1/jobs/{r.json()['id']}/cancel")

@@ -251,3 +251,11 @@ def test_kserve_inference_rest_client_reads_the_same_forecast(triton):
 
     for result in asyncio.run(run()):
         np.testing.assert_allclose(result, expected, rtol=1e-6)
+
+
+def test_deeply_nested_json_is_a_400_not_a_500(client):
+    deep = b'{"inputs": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    r = client.post("/v2/models/stock/infer", content=deep, headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "nested too deeply" in r.json()["error"]
+    with pytest.raises(ProtocolError, match="nested too deeply"):
+        parse_request(b"[" * 100_000 + b"]" * 100_000, None, 10)
