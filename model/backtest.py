@@ -7,7 +7,6 @@ AutoETS and AutoARIMA from statsforecast on the same windows, with interval cove
 
 from __future__ import annotations
 
-import copy
 import time
 import warnings
 from collections.abc import Callable
@@ -110,7 +109,7 @@ def _cuts(frame: pd.DataFrame, config: ModelConfig, train_config: TrainConfig, t
     filled rows, and each cut is made at the time of its filled row."""
     if origins == 1:
         return [frame]
-    series = prepare_series(frame, copy.deepcopy(config), time_column, train_config.interpolate)
+    series = prepare_series(frame, config, time_column, train_config.interpolate)
     rows = len(series.values)
     step = int(round(rows * train_config.test_fraction))
     if step < 1:
@@ -132,7 +131,7 @@ def _one_origin(frame: pd.DataFrame, config: ModelConfig, train_config: TrainCon
     artifact = train(frame, config, train_config, time_column, progress, should_cancel)
     seconds = {"model": time.perf_counter() - started}
     trained = artifact.config
-    series = prepare_series(frame, copy.deepcopy(trained), time_column, train_config.interpolate)
+    series = prepare_series(frame, trained, time_column, train_config.interpolate)
     starts = backtest_windows(series, trained, train_config, step)
     mase_scale = np.asarray(artifact.manifest.mase_scale)
     windows = window_forecasts(artifact.predictor, series, slice(int(starts[0]), int(starts[-1]) + 1),

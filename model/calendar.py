@@ -1,20 +1,14 @@
 """Calendar inputs: where in the year each point lies, as two extra input columns.
 
 A daily series has two cycles: the week, which the seasonal base covers (D -> season 7), and the
-year, which a 28- or 60-day window cannot show. The window says how warm it is, not whether spring
-or autumn follows. "year" adds sin and cos of the point's phase in the year (days since 1970 /
-365.2425, so the phase runs on across New Year), and the GRU and the ridge learn what the season
-does to the next days. Seattle's daily maximum (the bundled weather): validation MASE 1.313 ->
-1.154. The columns are exact, not measurements, so no scaling touches them
-(model/scaling.py, `fixed`) and the guard does not read them.
-
-A classifier tries it by a second fit and keeps the lower validation cross-entropy (the bundled
-weather types: 1.133 -> 1.084, test accuracy 0.484 -> 0.539 against the majority's 0.525).
+year, which a 28- or 60-day window cannot show. "year" adds sin and cos of the point's phase in the
+year (days since 1970 / 365.2425, so the phase runs on across New Year), and the GRU and the ridge
+learn what the season does to the next days (docs/experiments.md T13). The columns are exact, not
+measurements, so no scaling touches them (model/scaling.py, `fixed`) and the guard does not read them.
 
 Offered by "auto" only when the training part spans two years on a calendar frequency: with one
 year, each time of year is seen once and its effect cannot be told from that year's weather. Nor
-when the season is the year already (monthly 12, weekly 52): Mauna Loa's monthly CO2 (not
-bundled) took it at two of four origins and did 1% worse there.
+when the season is the year already (monthly 12, weekly 52; T13).
 """
 
 from __future__ import annotations

@@ -93,9 +93,7 @@ MAX_LR_FACTOR = 10.0
 
 # The window length max_steps is set for. A step's time grows with the window (backpropagation runs
 # through every point of it), so a longer window gets proportionally fewer steps and the budget
-# bounds the time: at (360, 36) a raced ECG run took 175-191 s on one thread at 1,500 steps and
-# 139-160 s at 1,000. At 180 (750 steps at 360) validation MASE was worse: 3.289 against 3.195 on
-# the bundled ECG at (360, 36), 1.281 against 1.169 on an excerpt of another (benchmarks/RESULTS.md).
+# bounds the time (docs/experiments.md T14).
 STEP_WINDOW = 240
 
 

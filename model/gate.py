@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import numpy as np
@@ -17,7 +16,7 @@ from model.windows import DataError, prepare_series, split_windows
 def _score(artifact: Artifact, frame: pd.DataFrame, time_column: str | None, train_config: TrainConfig,
            mase_scale: np.ndarray) -> float:
     """MASE (forecasts) or accuracy (classes) on the test part of this frame, as the new version split it."""
-    config = copy.deepcopy(artifact.config)
+    config = artifact.config
     series = prepare_series(frame, config, time_column, interpolate=train_config.interpolate)
     split = split_windows(len(series.values), config.input_size, config.horizon, train_config.val_fraction,
                           train_config.test_fraction, train_config.calibration_fraction)

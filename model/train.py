@@ -23,7 +23,7 @@ from model.fit import CancelCheck, EpochReport, Progress, learning_rate
 from model.predictor import Predictor
 from model.race import race
 from model.resolve import NOT_OFFERED, Resolved, resolve, year_offered
-from model.windows import Series, Split, prepare_series, split_windows
+from model.windows import Series, Split, prepare_series, resolved_config, split_windows
 
 __all__ = ["check_options", "train"]
 
@@ -40,8 +40,8 @@ def train(
     train_config = train_config or TrainConfig()
     check_options(config, train_config)
     asked = config
-    config = replace(config)  # prepare_series resolves the frequency and the classes on its own copy
     series = prepare_series(frame, config, time_column, interpolate=train_config.interpolate)
+    config = resolved_config(config, series)
     split = split_windows(len(series.values), config.input_size, config.horizon, train_config.val_fraction,
                           train_config.test_fraction, train_config.calibration_fraction)
     if config.task == "classify":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,7 @@ class Series:
     values: np.ndarray  # (T, F) float32, columns in ModelConfig.features order
     labels: np.ndarray | None  # (T,) int64 class indices, classification only
     index: pd.Index  # timestamps or sample numbers
+    classes: list[str] | None = None  # class names in label order, classification only
 
 
 # Aliases pandas renamed (M -> ME in pandas 2.2, removed later): accepted and rewritten.
@@ -216,8 +217,9 @@ def prepare_series(
     time_column: str | None = None,
     interpolate: bool = False,
 ) -> Series:
-    """Check a frame against the config and return its feature matrix (and labels)."""
-    config.frequency = normalize_frequency(config.frequency)
+    """Check a frame against the config and return its feature matrix (and labels, and their classes).
+    The config is read, never changed: resolved_config gives one with the frequency and classes found."""
+    config = replace(config, frequency=normalize_frequency(config.frequency))
     wanted = list(dict.fromkeys(config.targets + config.covariates + ([time_column] if time_column else [])))
     unknown = [c for c in wanted if c not in frame.columns]
     if unknown:
@@ -251,18 +253,23 @@ def prepare_series(
     values = np.stack(columns, axis=1) if columns else np.zeros((len(frame), 0), np.float32)
     if config.calendar_columns:
         values = np.concatenate([values, calendar_inputs(index, config)], axis=1)
-    labels = None
+    labels, classes = None, None
     if config.task == "classify":
         target = config.targets[0]
         raw = frame[target].astype(str)
         classes = config.classes or sorted(raw.unique())
-        config.classes = classes
         lookup = {name: i for i, name in enumerate(classes)}
         unknown_labels = raw[~raw.isin(classes)]
         if len(unknown_labels):
             raise DataError(f"column {target!r} has unknown class {unknown_labels.iloc[0]!r}; known: {classes}")
         labels = raw.map(lookup).to_numpy(dtype=np.int64)
-    return Series(values=values, labels=labels, index=index)
+    return Series(values=values, labels=labels, index=index, classes=classes)
+
+
+def resolved_config(config: ModelConfig, series: Series) -> ModelConfig:
+    """The config with the frequency in today's spelling and the classes the series was read with."""
+    return replace(config, frequency=normalize_frequency(config.frequency),
+                   classes=list(series.classes) if series.classes is not None else config.classes)
 
 
 def calendar_inputs(index: pd.Index, config: ModelConfig) -> np.ndarray:
