@@ -18,7 +18,7 @@ from model.choice import Choice, choose
 from model.classifier import train_classifier
 from model.config import ModelConfig, TrainConfig, check_options
 from model.decisions import CalendarDecision, ValidationRecord, classifier_choice, forecaster_choice
-from model.evaluate import evaluate_classifier, evaluate_forecaster
+from model.evaluate import coverage_warning, evaluate_classifier, evaluate_forecaster
 from model.fit import CancelCheck, EpochReport, Progress, learning_rate
 from model.predictor import Predictor
 from model.race import race
@@ -53,6 +53,9 @@ def train(
     predictor = raced.predictor
     calibration = calibrate(predictor, raced.chosen, data, train_config.refit)
     test = evaluate_forecaster(predictor, data.series, data.mase_scale, split.test)
+    warning = coverage_warning(test, data.config.horizon)
+    if warning:  # the job, the model card and the page show it
+        test["coverage_warning"] = warning
     chosen = forecaster_choice(asked, predictor.config, raced.chosen, choice, data.season_source, calendar,
                                raced.record, learning_rate(len(data.train_rows), data.budget), data.budget.max_steps)
     validation = ValidationRecord(len(data.val_rows), raced.chosen, choice, len(data.blocks) + 1, calendar,

@@ -53,6 +53,8 @@ def test_a_short_monthly_series_gets_honest_bands_and_says_why():
     window = frame["jobs"].to_numpy(np.float32)[-36:, None][None]
     lower, upper = artifact.predictor.predict(window, (80,)).intervals[80]
     assert (upper - lower)[0, 0, 0] > 100  # a month's typical move, not +-1
+    assert ("coverage_warning" in artifact.manifest.metrics) == (coverage_warning(artifact.manifest.metrics, 12)
+                                                                 is not None)
 
 
 def test_coverage_far_from_nominal_is_a_warning():
