@@ -1,5 +1,6 @@
 """Model management routes: DELETE /v1/models/{name} (a whole model), and the list following the store."""
 
+import os
 import shutil
 
 import pytest
@@ -95,3 +96,22 @@ def test_store_delete_model_is_one_rename_and_a_crash_leaves_only_a_hidden_folde
     with pytest.raises(FileNotFoundError):
         store.delete_model(root, "other")
     assert list(root.iterdir()) == []  # an unknown name creates no folder (nor a lock file)
+
+
+def test_the_model_leaves_the_store_whole_before_any_file_is_removed(tmp_path, monkeypatch):
+    root = tmp_path / "store"
+    copy_pretrained(root, "stock")
+    shutil.copytree(root / "stock" / "v1", root / "stock" / "v2")
+    store.set_live(root, "stock", "v2")
+    whole = sorted(os.listdir(root / "stock"))
+    removed, rmtree = [], shutil.rmtree
+
+    def watched(path, ignore_errors=False):  # the store as any reader sees it when the removal starts
+        assert not (root / "stock").exists() and store.versions(root, "stock") == []
+        assert store.live_version(root, "stock") is None
+        removed.append(sorted(os.listdir(path)))
+        rmtree(path, ignore_errors=ignore_errors)
+
+    monkeypatch.setattr(shutil, "rmtree", watched)
+    store.delete_model(root, "stock")
+    assert removed == [whole]  # the whole model, moved aside in one rename, is what gets removed

@@ -26,6 +26,14 @@ def test_the_page_follows_the_store(client):
     assert 'data-model="weather"' not in page and "weather" not in [m["name"] for m in models_data(page)]
 
 
+def test_a_model_another_worker_trained_shows_loaded_not_unavailable(client):
+    root = client.app.state.registry.root
+    shutil.copytree(root / "stock", root / "fresh")  # a job finished in another worker: this one never loaded it
+    page = client.get("/").text
+    assert 'data-model="fresh"' in page and "live v1 of 1" in page.split('data-model="fresh"')[1]
+    assert "unavailable" not in page and "fresh" in [m["name"] for m in models_data(page)]
+
+
 def test_the_page_says_which_models_have_bundled_history_and_offers_interpolation(client):
     root = client.app.state.registry.root
     shutil.copytree(root / "stock", root / "mine")  # a user model: same columns, no bundled data
