@@ -313,6 +313,10 @@ async function remove(name) {
     try {
       localStorage.removeItem(HISTORY + name);
     } catch (e) { /* storage off */ }
+    if ($("model").value === name) {  // its chart and status no longer describe a model
+      $("chart").innerHTML = "";
+      say("forecast-status", "");
+    }
     await refreshCards();
     say("models-status", `${name} deleted`);
   } catch (e) {
