@@ -120,3 +120,20 @@ def clean_temporary(store: Path) -> int:
             shutil.rmtree(leftover, ignore_errors=True)
             removed += 1
     return removed
+
+
+def delete_model(store: Path, name: str) -> None:
+    """Remove a whole model (every version and LIVE) at once: one rename takes it out of the store,
+    so a reader finds the whole model or nothing; the removal of the renamed folder may take its time.
+    A crash between the two leaves only a hidden .tmp-delete-* folder, swept by the next delete."""
+    folder = store / check_name(name)
+    if not folder.is_dir():  # checked before the lock, which would create the folder
+        raise FileNotFoundError(f"unknown model {name!r}")
+    for leftover in store.glob(".tmp-delete-*"):  # from a delete that crashed before its rmtree
+        shutil.rmtree(leftover, ignore_errors=True)
+    with model_lock(store, name):  # no promotion or version delete of this model half-way meanwhile
+        if not versions(store, name):
+            raise FileNotFoundError(f"unknown model {name!r}")
+        trash = store / f".tmp-delete-{name}-{os.urandom(4).hex()}"
+        os.rename(folder, trash)
+    shutil.rmtree(trash, ignore_errors=True)

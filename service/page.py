@@ -1,5 +1,5 @@
-"""The page at /: the models as cards, a forecast drawn from pasted values, a dropped CSV or the
-model's bundled history, and training from a CSV with its progress. Server-rendered HTML, one small
+"""The page at /: the models as cards (versions, promote, delete), a forecast drawn from pasted values,
+a dropped CSV or the model's history, and training from a CSV with its progress. Server-rendered HTML, one small
 script and one stylesheet from service/static/, every chart from /v1/models/{name}/plot.svg: nothing
 leaves the server, and the page uses only the /v1 API its users could call themselves."""
 
@@ -14,8 +14,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from model import store
+from model.config import ModelConfig
+from model.datasets import DATASETS
 from service.errors import Problem
 from service.registry import Registry
+from service.routes.models import current_names
 
 STATIC = Path(__file__).parent / "static"
 ASSETS = {"page.js": "application/javascript", "page.css": "text/css"}
@@ -26,12 +29,30 @@ def _score(metrics: dict[str, Any], key: str) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
+def _manage(registry: Registry, name: str, live: str | None) -> str:
+    """The versions, the live one, a promote control and a delete button (the API key field applies)."""
+    options = "".join(f'<option value="{escape(v)}"{" selected" if v == live else ""}>'
+                      f'{escape(v)}{" (live)" if v == live else ""}</option>'
+                      for v in store.versions(registry.root, name))
+    return (f'<div class="manage"><select data-versions="{escape(name)}" aria-label="versions of {escape(name)}">'
+            f'{options}</select><button class="secondary" data-promote="{escape(name)}">Promote</button>'
+            f'<button class="secondary danger" data-delete="{escape(name)}">Delete</button></div>')
+
+
+def _bundled(name: str, config: ModelConfig) -> bool:
+    """Whether GET plot.svg has history to draw: a default's name with the default's columns."""
+    dataset = DATASETS.get(name)
+    return dataset is not None and [*config.targets, *config.covariates] == [
+        *dataset.model.targets, *dataset.model.covariates]
+
+
 def _card(registry: Registry, name: str) -> tuple[str, dict[str, Any] | None]:
     loaded = registry.models.get(name)
     if loaded is None:
         reason = registry.errors.get(name, "not loaded")
         return (f'<div class="card" data-model="{escape(name)}"><h3>{escape(name)}</h3>'
-                f'<div class="meta">unavailable: {escape(reason)}</div></div>'), None
+                f'<div class="meta">unavailable: {escape(reason)}</div>'
+                f'{_manage(registry, name, store.live_version(registry.root, name))}</div>'), None
     config, manifest = loaded.artifact.config, loaded.manifest
     metrics = manifest.metrics or {}
     rows = []
@@ -56,22 +77,23 @@ def _card(registry: Registry, name: str) -> tuple[str, dict[str, Any] | None]:
         button = ""
     versions = store.versions(registry.root, name)
     html = (f'<div class="card" data-model="{escape(name)}"><h3>{escape(name)} '
-            f'<span class="meta">live {escape(loaded.version)} of {len(versions)}</span></h3>'
+            f'<span class="meta live">live {escape(loaded.version)} of {len(versions)}</span></h3>'
             f'<div class="meta">{escape(config.task)} · input {config.input_size} · horizon {config.horizon}'
             f'{" · " + escape(config.frequency) if config.frequency else ""}<br>'
             f'targets {escape(", ".join(config.targets))}'
             f'{"<br>covariates " + escape(", ".join(config.covariates)) if config.covariates else ""}'
             f'{"<br>reads the time of year: send timestamps" if config.calendar_columns else ""}</div>'
-            f'<table>{"".join(rows)}</table>{button}</div>')
+            f'<table>{"".join(rows)}</table>{button}{_manage(registry, name, loaded.version)}</div>')
     info = {"name": name, "task": config.task, "input_size": config.input_size, "horizon": config.horizon,
             "targets": config.targets, "covariates": [c for c in config.covariates if c not in config.targets],
-            "frequency": config.frequency}
+            "frequency": config.frequency, "bundled": _bundled(name, config)}
     return html, info
 
 
-def render_page(registry: Registry, title: str) -> str:
+def render_page(registry: Registry, title: str, names: list[str]) -> str:
+    """The page for names, as the registry serves them now (service/routes/models.py current_names)."""
     cards, models = [], []
-    for name in sorted(set(registry.names()) | set(registry.models)):
+    for name in names:
         html, info = _card(registry, name)
         cards.append(html)
         if info is not None and info["task"] == "forecast":
@@ -84,15 +106,18 @@ def render_page(registry: Registry, title: str) -> str:
 <body>
 <header><h1>{escape(title)}</h1><nav><a href="/docs">API docs</a><a href="/redoc">ReDoc</a>
 <a href="/metrics">metrics</a></nav>
-<label style="margin-left:auto">API key (for training)<input id="api-key" type="password" size="14"></label></header>
+<label style="margin-left:auto">API key (to train, promote, delete)
+<input id="api-key" type="password" size="14"></label></header>
 <main>
-<h2>Models</h2>
+<h2>Models <span id="models-status" class="status"></span></h2>
 <div class="cards" id="models">{"".join(cards)}</div>
 
 <h2 id="forecast">Forecast</h2>
 <div class="panel">
   <div class="row"><label>model<select id="model">{options}</select></label>
-    <button id="run-bundled" type="button">Use the model's bundled history</button></div>
+    <button id="run-bundled" type="button">Use the model's history</button>
+    <label class="check"><input id="interpolate" type="checkbox"> fill blank cells by linear interpolation
+      (otherwise a blank is refused, as the API does)</label></div>
   <div class="row" style="align-items:stretch">
     <label style="flex:2">values, oldest first (commas, spaces or new lines; at least the model's input size)
       <textarea id="values" placeholder="780.1, 781.3, 779.9, ..."></textarea></label>
@@ -110,13 +135,15 @@ def render_page(registry: Registry, title: str) -> str:
   <div class="row">
     <label>CSV file<input id="train-file" type="file" accept=".csv,text/csv" required></label>
     <label>model name<input id="train-name" value="my-model" required
-      pattern="[A-Za-z0-9][A-Za-z0-9_-]{{0,63}}"></label>
+      pattern="{escape(store.NAME_PATTERN.pattern.strip("^$"))}"></label>
     <label>target column<input id="train-target" value="value" required></label>
     <label>time column (optional)<input id="train-time" size="10"></label>
     <label>frequency (optional: D, h, B...)<input id="train-frequency" size="6"></label>
     <label>input size<input id="train-input" type="number" min="1" value="30" style="width:80px"></label>
     <label>horizon<input id="train-horizon" type="number" min="1" value="5" style="width:70px"></label>
     <label>epochs<input id="train-epochs" type="number" min="1" value="30" style="width:70px"></label>
+    <label class="check"><input id="train-interpolate" type="checkbox"> interpolate blanks and skipped times
+      (otherwise refused)</label>
     <button type="submit">Train</button>
   </div>
   <div class="row"><progress id="train-progress" value="0" max="1"></progress>
@@ -137,7 +164,7 @@ def install_page(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     async def page(request: Request) -> HTMLResponse:
         registry: Registry = request.app.state.registry
-        return HTMLResponse(render_page(registry, request.app.title))
+        return HTMLResponse(render_page(registry, request.app.title, await current_names(registry)))
 
     @app.get("/static/{name}", include_in_schema=False)
     async def asset(name: str) -> FileResponse:

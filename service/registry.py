@@ -252,3 +252,20 @@ class Registry:
     async def close(self) -> None:
         await asyncio.gather(*(m.batcher.close() for m in [*self.models.values(), *self.pinned.values()]))
         self.executor.shutdown(wait=True)
+
+    async def delete_model(self, name: str) -> None:
+        """Delete a whole model from the store (FileNotFoundError if it has no version) and forget it."""
+        async with self._lock(name):  # no load of this model by this worker half-way through
+            await asyncio.get_running_loop().run_in_executor(None, store.delete_model, self.root, name)
+            self.drop(name)
+
+    def drop(self, name: str) -> None:
+        """Forget a model that left the store: live and pinned versions stop, their batchers finish
+        what they have queued. Other workers keep serving it until follow_store learns to call this."""
+        loaded = [self.models.pop(name, None), *(self.pinned.pop(key) for key in
+                                                  [k for k in self.pinned if k[0] == name])]
+        for model in loaded:
+            if model is not None:
+                asyncio.get_running_loop().create_task(model.batcher.close())
+        for table in (self.errors, self.stamps, self.live_paths):
+            table.pop(name, None)

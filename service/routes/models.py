@@ -1,4 +1,4 @@
-"""Model management: list, card, promote (and roll back), delete a version."""
+"""Model management: list, card, promote (and roll back), delete a version or a whole model."""
 
 from __future__ import annotations
 
@@ -27,14 +27,22 @@ def summary(registry: Registry, name: str) -> dict[str, Any]:
     return out
 
 
+async def current_names(registry: Registry) -> list[str]:
+    """The models in the store now, each serving what LIVE says now: the list and the page at / agree
+    with the store whichever worker answers (one stat per model)."""
+    names = set(registry.names())
+    for gone in (set(registry.models) | set(registry.errors)) - names:
+        registry.drop(gone)  # deleted by another worker or by hand
+    for name in sorted(names):  # what another worker, a job or the CLI made live since
+        await registry.follow_store(name)
+    return sorted(names)
+
+
 @router.get("/v1/models")
 async def list_models(request: Request) -> list[ModelSummary]:
     """Every model in the store: task, input size, horizon, targets and the live version."""
     registry: Registry = state(request).registry
-    names = sorted(set(registry.names()) | set(registry.models) | set(registry.errors))
-    for name in names:  # what another worker, a job or the CLI made live since (one stat each)
-        await registry.follow_store(name)
-    return [ModelSummary(**summary(registry, n)) for n in names]
+    return [ModelSummary(**summary(registry, n)) for n in await current_names(registry)]
 
 
 @router.get("/v1/models/{name}", responses={404: {"description": "unknown model"}})
@@ -84,4 +92,28 @@ async def delete_version(request: Request, name: str, version: str) -> Response:
     except FileNotFoundError as exc:
         raise Problem(404, str(exc)) from exc
     registry.forget(name, version)
+    return Response(status_code=204)
+
+
+@router.delete("/v1/models/{name}", dependencies=[Auth], status_code=204,
+               responses={401: {"description": "API key needed"}, 404: {"description": "unknown model"},
+                          409: {"description": "a training job of this model is queued or running"}})
+async def delete_model(request: Request, name: str) -> Response:
+    """Delete a whole model: every version and its LIVE record, at once (a concurrent request finds
+    the whole model or a 404). Refused (409) while one of its training jobs is queued or running:
+    cancel the job first. A bundled default deleted here comes back when the server next starts,
+    unless GRU_FORECAST_SEED_DEFAULTS=false."""
+    app_state = state(request)
+    registry: Registry = app_state.registry
+    if not store.NAME_PATTERN.match(name) or not store.versions(registry.root, name):
+        raise Problem(404, f"unknown model {name!r}")
+    active = [job["id"] for job in app_state.jobs.list() if job["name"] == name
+              and job["status"] in ("queued", "running")]
+    if active:
+        raise Problem(409, f"model {name!r} has a training job queued or running ({', '.join(active)}): "
+                      "cancel it first (POST /v1/jobs/{id}/cancel)")
+    try:
+        await registry.delete_model(name)
+    except FileNotFoundError as exc:  # deleted meanwhile by another request
+        raise Problem(404, str(exc)) from exc
     return Response(status_code=204)

@@ -2,7 +2,6 @@
 // No framework, no outside requests: the charts are the server's own /v1/models/{name}/plot.svg.
 "use strict";
 
-const MODELS = JSON.parse(document.getElementById("models-data").textContent);
 const $ = (id) => document.getElementById(id);
 
 function apiKey() {
@@ -37,12 +36,40 @@ function showChart(svgText) {
 
 // ---- forecasts ----------------------------------------------------------------------------------
 
+let MODELS = JSON.parse(document.getElementById("models-data").textContent);
+const HISTORY = "gru-forecast-history:";  // + a model's name: the tail of the CSV it was trained on here
+
 function chosen() {
   return MODELS.find((m) => m.name === $("model").value);
 }
 
-async function drawBundled() {
+function storedHistory(name) {
+  try {
+    return localStorage.getItem(HISTORY + name);
+  } catch (e) {
+    return null;
+  }
+}
+
+// The bundled history (the defaults), else the CSV this browser trained the model on, else what to do.
+async function drawHistory() {
   const model = chosen();
+  if (!model) return;
+  if (model.bundled) {
+    await drawBundled(model);
+    return;
+  }
+  const stored = storedHistory(model.name);
+  if (stored) {
+    await drawCsvText(stored, "the end of the CSV it was trained on (kept by this browser)");
+    return;
+  }
+  say("forecast-status", `${model.name} has no bundled history: paste its last ${model.input_size} values ` +
+    `(or more) above, or drop a CSV of recent values with a column ${[...model.targets, ...model.covariates]
+      .join(", ")}, then forecast`);
+}
+
+async function drawBundled(model) {
   say("forecast-status", `forecasting ${model.name} from its bundled history...`);
   try {
     const response = await call(`/v1/models/${encodeURIComponent(model.name)}/plot.svg`);
@@ -54,7 +81,7 @@ async function drawBundled() {
   }
 }
 
-async function drawBody(body, what) {
+async function drawBody(body, what, hint = "") {
   const model = chosen();
   say("forecast-status", `forecasting ${model.name}...`);
   try {
@@ -64,54 +91,106 @@ async function drawBody(body, what) {
     showChart(await response.text());
     say("forecast-status", `${model.name}: ${what}`);
   } catch (e) {
-    say("forecast-status", e.message, true);
+    say("forecast-status", e.message + hint, true);
   }
+}
+
+// A blank cell is a missing value, never 0 (Number("") is 0): null, which the API refuses, or filled.
+const BLANK = /^(|na|n\/a|nan|null|none)$/i;
+
+function cell(text) {
+  return text === undefined || BLANK.test(text.trim()) ? null : Number(text);
+}
+
+// Linear between the known neighbours, the nearest known value at the ends (as training's interpolate).
+function interpolate(values) {
+  const known = values.map((v, i) => (v === null ? -1 : i)).filter((i) => i >= 0);
+  if (!known.length) return values;
+  return values.map((v, i) => {
+    if (v !== null) return v;
+    const after = known.find((k) => k > i);
+    const before = known.filter((k) => k < i).pop();
+    if (before === undefined) return values[after];
+    if (after === undefined) return values[before];
+    return values[before] + (values[after] - values[before]) * (i - before) / (after - before);
+  });
+}
+
+// Blank cells: filled when "interpolate" is ticked (and said so), else sent as null for the API's 422.
+function fillBlanks(columns, places) {
+  const blank = [...new Set(Object.values(columns).flatMap((c) => c.flatMap((v, i) => (v === null ? [i] : []))))];
+  if (!blank.length) return { note: "", hint: "" };
+  const where = `${blank.length} blank cell${blank.length > 1 ? "s" : ""} ` +
+    `(${blank.slice(0, 5).map((i) => places[i]).join(", ")}${blank.length > 5 ? ", ..." : ""})`;
+  if (!$("interpolate").checked) {
+    return { note: "", hint: `. The data has ${where}: fill them, or tick "fill blank cells by linear interpolation"` };
+  }
+  for (const name of Object.keys(columns)) columns[name] = interpolate(columns[name]);
+  return { note: `; ${where} filled by linear interpolation`, hint: "" };
+}
+
+function pastedValues() {
+  // Two separators with nothing between them are a blank value; runs of spaces or new lines are not.
+  const cells = $("values").value.replace(/^[\s,;]+|[\s,;]+$/g, "").split(/\s*[,;\n]\s*|\s+/);
+  return cells.length === 1 && cells[0] === "" ? [] : cells.map(cell);
 }
 
 function drawValues() {
-  const values = $("values").value.split(/[\s,;]+/).filter((v) => v !== "").map(Number);
-  if (values.some((v) => !Number.isFinite(v))) {
+  const columns = { values: pastedValues() };
+  if (columns.values.some((v) => v !== null && !Number.isFinite(v))) {
     say("forecast-status", "the values must be numbers, separated by commas, spaces or new lines", true);
     return;
   }
-  drawBody({ series: [{ values }], levels: [80, 95] }, `${values.length} pasted values`);
+  const { note, hint } = fillBlanks(columns, columns.values.map((_, i) => `value ${i + 1}`));
+  const values = columns.values;
+  drawBody({ series: [{ values }], levels: [80, 95] }, `${values.length} pasted values${note}`, hint);
 }
 
 function parseCsv(text) {
-  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/).filter((l) => l.trim() !== "");
-  const sep = [",", ";", "\t"].sort((a, b) => lines[0].split(b).length - lines[0].split(a).length)[0];
-  const header = lines[0].split(sep).map((h) => h.trim().replace(/^"|"$/g, ""));
-  const rows = lines.slice(1).map((l) => l.split(sep).map((c) => c.trim().replace(/^"|"$/g, "")));
+  const all = text.replace(/^\uFEFF/, "").split(/\r?\n/);
+  const numbered = all.map((l, i) => [l, i + 1]).filter(([l]) => l.trim() !== "");
+  const sep = [",", ";", "\t"].sort((a, b) => numbered[0][0].split(b).length - numbered[0][0].split(a).length)[0];
+  const header = numbered[0][0].split(sep).map((h) => h.trim().replace(/^"|"$/g, ""));
+  const rows = numbered.slice(1).map(([l]) => l.split(sep).map((c) => c.trim().replace(/^"|"$/g, "")));
+  const lines = numbered.slice(1).map(([, n]) => n);  // the file's line number of each row
   const column = (name) => rows.map((r) => r[header.indexOf(name)]);
-  return { header, rows, column };
+  return { header, rows, lines, column };
 }
 
 function csvBody(text, model) {
   const csv = parseCsv(text);
   const find = (name) => csv.header.find((h) => h.toLowerCase() === name.toLowerCase());
-  const numeric = csv.header.filter((h) => csv.column(h).every((v) => v === "" || Number.isFinite(Number(v))));
+  const numeric = csv.header.filter((h) => csv.column(h).every((v) => Number.isFinite(cell(v)) || cell(v) === null));
   const target = find(model.targets[0]) || numeric[numeric.length - 1];
   if (!target) throw new Error("the CSV has no numeric column to forecast");
-  const series = { values: csv.column(target).map(Number) };
-  const covariates = {};
+  const columns = { [target]: csv.column(target).map(cell) };
   for (const name of model.covariates) {
     const col = find(name);
     if (!col) throw new Error(`the model needs the column ${name}`);
-    covariates[name] = csv.column(col).map(Number);
+    columns[col] = csv.column(col).map(cell);
   }
-  if (model.covariates.length) series.covariates = covariates;
+  const { note, hint } = fillBlanks(columns, csv.lines.map((n) => `line ${n}`));
+  const series = { values: columns[target] };
+  if (model.covariates.length) {
+    series.covariates = Object.fromEntries(model.covariates.map((name) => [name, columns[find(name)]]));
+  }
   const time = csv.header.find((h) => !numeric.includes(h));
   if (time && model.frequency) series.timestamps = csv.column(time);
-  return { body: { series: [series], levels: [80, 95] }, what: `column ${target} of the CSV (${csv.rows.length} rows)` };
+  return { body: { series: [series], levels: [80, 95] }, hint,
+    what: `column ${target} of the CSV (${csv.rows.length} rows)${note}` };
 }
 
-async function drawCsv(file) {
+async function drawCsvText(text, label) {
   try {
-    const { body, what } = csvBody(await file.text(), chosen());
-    await drawBody(body, `${file.name}: ${what}`);
+    const { body, what, hint } = csvBody(text, chosen());
+    await drawBody(body, `${label}: ${what}`, hint);
   } catch (e) {
     say("forecast-status", e.message, true);
   }
+}
+
+async function drawCsv(file) {
+  await drawCsvText(await file.text(), file.name);
 }
 
 // ---- training -----------------------------------------------------------------------------------
@@ -131,6 +210,7 @@ async function startTraining(event) {
   };
   if ($("train-time").value.trim()) options.time_column = $("train-time").value.trim();
   if ($("train-frequency").value.trim()) options.frequency = $("train-frequency").value.trim();
+  if ($("train-interpolate").checked) options.interpolate = true;
   const form = new FormData();
   form.append("file", file);
   form.append("name", $("train-name").value.trim());
@@ -138,9 +218,11 @@ async function startTraining(event) {
   try {
     const job = await (await call("/v1/train/csv", { method: "POST", body: form })).json();
     say("train-status", `job ${job.id} queued`);
-    watch(job.id);
+    watch(job.id, await file.text());
   } catch (e) {
-    say("train-status", e.message, true);
+    const hint = /interpolation/.test(e.message) && !$("train-interpolate").checked ?
+      ' (tick "interpolate blanks and skipped times")' : "";
+    say("train-status", e.message + hint, true);
   }
 }
 
@@ -150,7 +232,17 @@ function describe(job) {
     `validation loss ${loss(job.val_loss)}` + (job.note ? `. ${job.note}` : "") + (job.error ? `. ${job.error}` : "");
 }
 
-async function watch(id) {
+// The end of a training CSV, kept so that the model's Forecast button has history to start from.
+function remember(name, text) {
+  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/).filter((l) => l.trim() !== "");
+  let tail = [lines[0], ...lines.slice(Math.max(1, lines.length - 5000))].join("\n");
+  if (tail.length > 1_000_000) tail = [lines[0], ...lines.slice(Math.max(1, lines.length - 500))].join("\n");
+  try {
+    localStorage.setItem(HISTORY + name, tail);
+  } catch (e) { /* storage full or off: the Forecast button then says what to do */ }
+}
+
+async function watch(id, csvText) {
   const bar = $("train-progress");
   for (;;) {
     let job;
@@ -164,6 +256,10 @@ async function watch(id) {
     bar.value = job.epoch;
     say("train-status", describe(job), job.status === "failed");
     $("train-status").dataset.status = job.status;
+    if (job.status === "succeeded") {
+      remember(job.name, csvText);
+      await refreshCards();
+    }
     if (!["queued", "running"].includes(job.status)) return;
     await new Promise((r) => setTimeout(r, 1000));
   }
@@ -184,12 +280,70 @@ function escapeHtml(text) {
   return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 }
 
+// ---- models: versions, promotion, deletion --------------------------------------------------------
+
+// The cards and the model list again from /, which shows what the store says now.
+async function refreshCards() {
+  const page = new DOMParser().parseFromString(await (await call("/")).text(), "text/html");
+  $("models").innerHTML = page.getElementById("models").innerHTML;
+  MODELS = JSON.parse(page.getElementById("models-data").textContent);
+  const current = $("model").value;
+  $("model").innerHTML = page.getElementById("model").innerHTML;
+  if (MODELS.some((m) => m.name === current)) $("model").value = current;
+}
+
+async function promote(name) {
+  const version = document.querySelector(`[data-versions="${CSS.escape(name)}"]`).value;
+  say("models-status", `promoting ${name} ${version}...`);
+  try {
+    await call(`/v1/models/${encodeURIComponent(name)}/promote`, {
+      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ version }),
+    });
+    await refreshCards();
+    say("models-status", `${name}: ${version} is live`);
+  } catch (e) {
+    say("models-status", `${name}: ${e.message}`, true);
+  }
+}
+
+async function remove(name) {
+  if (!window.confirm(`Delete the model ${name} with all its versions? This cannot be undone.`)) return;
+  try {
+    await call(`/v1/models/${encodeURIComponent(name)}`, { method: "DELETE" });
+    try {
+      localStorage.removeItem(HISTORY + name);
+    } catch (e) { /* storage off */ }
+    if ($("model").value === name) {  // its chart and status no longer describe a model
+      $("chart").innerHTML = "";
+      say("forecast-status", "");
+    }
+    await refreshCards();
+    say("models-status", `${name} deleted`);
+  } catch (e) {
+    say("models-status", `${name}: ${e.message}`, true);
+  }
+}
+
+function onCardClick(event) {
+  const button = event.target.closest("button");
+  if (!button) return;
+  if (button.dataset.forecast) {
+    $("model").value = button.dataset.forecast;
+    drawHistory();
+    $("forecast").scrollIntoView();
+  } else if (button.dataset.promote) {
+    promote(button.dataset.promote);
+  } else if (button.dataset.delete) {
+    remove(button.dataset.delete);
+  }
+}
+
 // ---- wiring -------------------------------------------------------------------------------------
 
 function init() {
   $("api-key").value = localStorage.getItem("gru-forecast-api-key") || "";
   $("api-key").addEventListener("change", () => localStorage.setItem("gru-forecast-api-key", apiKey()));
-  $("run-bundled").addEventListener("click", drawBundled);
+  $("run-bundled").addEventListener("click", drawHistory);
   $("run-values").addEventListener("click", drawValues);
   $("csv").addEventListener("change", () => $("csv").files[0] && drawCsv($("csv").files[0]));
   const drop = $("drop");
@@ -200,15 +354,16 @@ function init() {
     drop.classList.remove("over");
     if (e.dataTransfer.files[0]) drawCsv(e.dataTransfer.files[0]);
   });
-  document.querySelectorAll("[data-forecast]").forEach((button) => button.addEventListener("click", () => {
-    $("model").value = button.dataset.forecast;
-    drawBundled();
-    $("forecast").scrollIntoView();
-  }));
+  $("models").addEventListener("click", onCardClick);  // one listener: the cards are replaced on refresh
   $("train-form").addEventListener("submit", startTraining);
   refreshJobs();
   setInterval(refreshJobs, 2000);
-  if ($("model").value) drawBundled();
+  // The first forecaster with history to draw (a user model sorting first has none bundled).
+  const first = MODELS.find((m) => m.bundled || storedHistory(m.name));
+  if (first) {
+    $("model").value = first.name;
+    drawHistory();
+  }
 }
 
 init();

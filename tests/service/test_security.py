@@ -1,5 +1,7 @@
 """API key on every state-changing route (enumerated from the schema), and tampered models."""
 
+import shutil
+
 from tests.service.conftest import copy_pretrained
 
 STATE_CHANGING = {"post", "put", "patch", "delete"}
@@ -9,13 +11,15 @@ OPEN_POSTS = {"/v1/models/{name}/forecast", "/v1/models/{name}/classify", "/v1/m
 
 
 def test_every_state_changing_route_needs_the_key(make_client):
-    client, _ = make_client(api_key="s3cret")
+    client, settings = make_client(api_key="s3cret")
     with client:
+        shutil.copytree(settings.store / "stock", settings.store / "doomed")  # what DELETE /v1/models/{name} removes
         paths = client.get("/openapi.json").json()["paths"]
         protected = [(m, p) for p, ops in paths.items() for m in ops if m in STATE_CHANGING and p not in OPEN_POSTS]
         assert len(protected) >= 5  # train, train/csv, cancel, promote, delete ... a new route lands here too
         for method, path in protected:
-            url = path.replace("{name}", "stock").replace("{version}", "v9").replace("{job_id}", "nope")
+            name = "doomed" if (method, path) == ("delete", "/v1/models/{name}") else "stock"
+            url = path.replace("{name}", name).replace("{version}", "v9").replace("{job_id}", "nope")
             r = client.request(method, url, json={})
             assert r.status_code == 401, (method, path, r.status_code)
             assert r.headers["www-authenticate"] == "Bearer"

@@ -1,0 +1,45 @@
+"""The page at / as HTML (the browser tests drive it in Chromium): it shows what the store says now."""
+
+import json
+import re
+import shutil
+
+from model import store
+
+
+def models_data(html):
+    return json.loads(re.search(r'<script type="application/json" id="models-data">(.*?)</script>', html, re.S)
+                      .group(1).replace("<\\/", "</"))
+
+
+def test_the_page_follows_the_store(client):
+    root = client.app.state.registry.root
+    shutil.copytree(root / "stock" / "v1", root / "stock" / "v2")
+    assert "live v1 of 2" in client.get("/").text
+    store.set_live(root, "stock", "v2")  # another worker's job (or the CLI) made v2 live
+    page = client.get("/").text
+    assert "live v2 of 2" in page
+    assert '<option value="v2" selected>v2 (live)</option>' in page
+
+    store.delete_model(root, "weather")  # another worker deleted it
+    page = client.get("/").text
+    assert 'data-model="weather"' not in page and "weather" not in [m["name"] for m in models_data(page)]
+
+
+def test_a_model_another_worker_trained_shows_loaded_not_unavailable(client):
+    root = client.app.state.registry.root
+    shutil.copytree(root / "stock", root / "fresh")  # a job finished in another worker: this one never loaded it
+    page = client.get("/").text
+    assert 'data-model="fresh"' in page and "live v1 of 1" in page.split('data-model="fresh"')[1]
+    assert "unavailable" not in page and "fresh" in [m["name"] for m in models_data(page)]
+
+
+def test_the_page_says_which_models_have_bundled_history_and_offers_interpolation(client):
+    root = client.app.state.registry.root
+    shutil.copytree(root / "stock", root / "mine")  # a user model: same columns, no bundled data
+    page = client.get("/").text
+    bundled = {m["name"]: m["bundled"] for m in models_data(page)}
+    assert bundled == {"ecg": True, "mine": False, "sf-temps": True, "stock": True, "weather": True}
+    assert 'id="interpolate"' in page and 'id="train-interpolate"' in page
+    for name in ("mine", "stock", "ecg"):
+        assert f'data-promote="{name}"' in page and f'data-delete="{name}"' in page
