@@ -67,6 +67,8 @@ def _card(registry: Registry, name: str) -> tuple[str, dict[str, Any] | None]:
         rows += [f"<tr><td>{label}</td><td>{value:.3f}</td></tr>" for label, value in baselines.items()
                  if value is not None]
         button = f'<button class="secondary" data-forecast="{escape(name)}">Forecast</button>'
+        if metrics.get("coverage_warning"):  # bands far from their nominal coverage: say so beside them
+            button = f'<div class="meta warning">{escape(str(metrics["coverage_warning"]))}</div>{button}'
     else:
         accuracy = (metrics.get("model") or {}).get("accuracy")
         majority = (metrics.get("majority") or {}).get("accuracy")

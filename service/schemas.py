@@ -207,6 +207,8 @@ class ModelSummary(BaseModel):
     covariates: list[str] = Field(default_factory=list)
     calendar: str | None = Field(None, description="\"year\": the model reads the time of year, so every series "
                                  "needs its timestamps")
+    warning: str | None = Field(None, description="what to know before trusting the live version, e.g. that its "
+                                "interval coverage on the test part was far from nominal")
 
 
 class ModelCard(ModelSummary):

@@ -23,7 +23,8 @@ def summary(registry: Registry, name: str) -> dict[str, Any]:
     if loaded:
         config = loaded.artifact.config
         out.update(task=config.task, input_size=config.input_size, horizon=config.horizon, targets=config.targets,
-                   covariates=config.covariates, calendar=config.calendar)
+                   covariates=config.covariates, calendar=config.calendar,
+                   warning=(loaded.manifest.metrics or {}).get("coverage_warning"))
     return out
 
 

@@ -43,3 +43,18 @@ def test_the_page_says_which_models_have_bundled_history_and_offers_interpolatio
     assert 'id="interpolate"' in page and 'id="train-interpolate"' in page
     for name in ("mine", "stock", "ecg"):
         assert f'data-promote="{name}"' in page and f'data-delete="{name}"' in page
+
+
+def test_a_version_whose_bands_missed_their_coverage_is_flagged_on_the_card_and_the_page(client):
+    root = client.app.state.registry.root
+    shutil.copytree(root / "stock", root / "short")
+    path = root / "short" / "v1" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["metrics"]["coverage"] = {"80": 0.024, "95": 0.024}
+    manifest["metrics"]["coverage_warning"] = "intervals are off nominal on the test part (80% bands cover 0.02)"
+    path.write_text(json.dumps(manifest))
+    card = client.get("/v1/models/short").json()
+    assert card["warning"].startswith("intervals are off nominal")
+    assert client.get("/v1/models/stock").json()["warning"] is None
+    page = client.get("/").text
+    assert 'class="meta warning">intervals are off nominal' in page.split('data-model="short"')[1].split("</table>")[1]
