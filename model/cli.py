@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import fields, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from model import store
-from model.artifact import ArtifactError, load_artifact, save_artifact
+from model.artifact import Artifact, ArtifactError, load_artifact, save_artifact
 from model.backtest import backtest, format_backtest
 from model.config import ModelConfig, TrainConfig, check_options, options
 from model.datasets import DATASETS
@@ -120,13 +120,16 @@ def command_train(args: argparse.Namespace) -> int:
         artifact = train(frame, config, train_config, time_column, progress=update)
     finally:
         bar.close()
-    root = Path(args.store)
+    _save(Path(args.store), name, artifact, sys.stdout)
+    print(_format_metrics(artifact.manifest.metrics))
+    return 0
+
+
+def _save(root: Path, name: str, artifact: Artifact, stream: TextIO) -> None:
     version = store.save_version(root, name, artifact)
     live = store.live_version(root, name)
     state = "live" if live == version else f"not live: {live} stays live until this one is promoted"
-    print(f"saved {name} {version} in {root} ({state}; a server on this store serves what is live)")
-    print(_format_metrics(artifact.manifest.metrics))
-    return 0
+    print(f"saved {name} {version} in {root} ({state}; a server on this store serves what is live)", file=stream)
 
 
 def command_evaluate(args: argparse.Namespace) -> int:
@@ -152,14 +155,19 @@ def command_evaluate(args: argparse.Namespace) -> int:
 
 
 def command_backtest(args: argparse.Namespace) -> int:
-    frame, time_column, config, train_config, _ = _training_input(args)
-    bar, update = _progress_bar(train_config.epochs * max(args.origins, 1))
+    frame, time_column, config, train_config, default_name = _training_input(args)
+    bar, update = _progress_bar(train_config.epochs * (max(args.origins, 1) + (args.store is not None)))
     try:
-        result = backtest(frame, config, train_config, time_column, statistical=not args.no_stats,
+        result = backtest(frame, copy.deepcopy(config), train_config, time_column, statistical=not args.no_stats,
                           progress=update, origins=args.origins, step=args.step)
+        # The newest origin's model is train() on the whole series: seeded, so training it again here
+        # gives the weights that were scored (backtest() keeps no model of its own).
+        artifact = train(frame, config, train_config, time_column, progress=update) if args.store else None
     finally:
         bar.close()
     print(json.dumps(result, indent=2) if args.json else format_backtest(result))
+    if artifact is not None:
+        _save(Path(args.store), args.name or default_name, artifact, sys.stderr if args.json else sys.stdout)
     return 0
 
 
@@ -220,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rows between the starts of test windows (default: the horizon, non-overlapping windows; "
                    "1 scores a forecast from every point)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--store", help="also save the newest origin's model (the whole series' training, as `train` "
+                   "would: trained once more, seeded, so the same weights) as a new version in this store")
+    p.add_argument("--name", help="model name with --store (default: the dataset or file name)")
     _add_config_flags(p)
     p.set_defaults(run=command_backtest)
 

@@ -101,3 +101,16 @@ def test_the_backtest_runs_the_statistical_baselines_of_the_bench_extra(tmp_path
     result = json.loads(capsys.readouterr().out)
     assert {"auto_ets", "auto_arima"} <= set(result["versus"]) and result["seconds"]["auto_arima"] > 0
     assert result["auto_ets"]["mase"] < 2 * result["naive"]["mase"]  # a real forecast, not zeros
+
+
+def test_backtest_saves_the_model_it_scored_with_store(tmp_path, capsys):
+    csv = tmp_path / "prices.csv"
+    DATASETS["stock"].load().iloc[:600].to_csv(csv, index=False)
+    assert main(["backtest", "--csv", str(csv), "--target", "close", "--time-column", "date", "--frequency", "B",
+                 "--input-size", "20", "--horizon", "3", "--epochs", "2", "--hidden-size", "8", "--no-stats",
+                 "--json", "--store", str(tmp_path / "models"), "--name", "goog"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)  # the saved line goes to stderr, so --json stays one document
+    assert "saved goog v1 in" in captured.err
+    artifact = load_artifact(tmp_path / "models" / "goog" / "v1")
+    assert artifact.manifest.choice == result["choice"] and artifact.manifest.epochs_run == result["epochs_run"]
