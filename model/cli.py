@@ -237,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("evaluate", help="show a saved model's test metrics, or evaluate it on a CSV")
     p.add_argument("--name", required=True)
     p.add_argument("--version")
-    p.add_argument("--store", default=_server_store(), help=STORE_HELP)
+    p.add_argument("--store", default=_server_store(), help="model store to read (default: $GRU_FORECAST_STORE, "
+                   "else ./models: the one `gru-forecast serve` reads)")
     p.add_argument("--csv")
     p.add_argument("--time-column")
     p.add_argument("--json", action="store_true")
