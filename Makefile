@@ -10,6 +10,12 @@ $(BIN)/gru-forecast: pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
 	touch $@
 
+# The bench extra (statsforecast, ~20 s to install, no torch of its own) for the tests only: they run the
+# backtest's AutoETS/AutoARIMA path, the code behind the accuracy tables. `make serve` does not need it.
+$(VENV)/.bench: $(BIN)/gru-forecast
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev,bench]"
+	touch $@
+
 .PHONY: install serve test lint
 install: $(BIN)/gru-forecast
 
@@ -20,5 +26,5 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: install lint
+test: install $(VENV)/.bench lint
 	$(BIN)/python -m pytest -q

@@ -12,7 +12,7 @@ one-step naive error. Every system forecasts the same windows:
   early stopping, on the training windows (every k-th, so that an epoch has at most 8,000);
 - naive, seasonal naive, and AutoETS / AutoARIMA (statsforecast, fitted on the 4,000 points
   before the test part, applied to the history before each window).
-Writes benchmarks/out/accuracy.md (report.sh puts it into RESULTS.md).
+Writes benchmarks/out/accuracy.md (benchmarks/report.py puts it into RESULTS.md, row by row).
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def main() -> None:
             continue
         results.append(run_case(name, overrides, args.origins))
         print(table(results[-1:]), flush=True)
-    # Several origins get their own files: report.sh puts only accuracy.md into RESULTS.md.
+    # Several origins get their own files (and their own table in RESULTS.md).
     out = "accuracy" if args.origins == 1 else f"accuracy_origins{args.origins}"
     part = ("the test part" if args.origins == 1 else
             f"the test parts of {args.origins} origins (each trained again on the series before it)")

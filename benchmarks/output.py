@@ -1,4 +1,4 @@
-"""Where each benchmark leaves its Markdown table: benchmarks/out/NAME.md (report.sh gathers them)."""
+"""Where each benchmark leaves its Markdown table: benchmarks/out/NAME.md (benchmarks/report.py gathers them)."""
 
 from __future__ import annotations
 

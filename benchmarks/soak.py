@@ -159,7 +159,7 @@ def main() -> None:
              f"- training job: {status['status']} after {job_seconds:.0f} s, "
              f"epoch {status['epoch']}/{status['epochs']}, "
              f"version {status['version']}; forecast with that version: HTTP {served}"]
-    save("soak", "\n".join(lines))
+    save("soak" if args.workers == 1 else f"soak_workers{args.workers}", "\n".join(lines))
 
 
 if __name__ == "__main__":

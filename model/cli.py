@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import shutil
 import sys
 import tempfile
 from dataclasses import fields, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 import pandas as pd
@@ -19,9 +20,9 @@ import torch
 from tqdm import tqdm
 
 from model import store
-from model.artifact import ArtifactError, load_artifact, save_artifact
+from model.artifact import Artifact, ArtifactError, load_artifact, save_artifact
 from model.backtest import backtest, format_backtest
-from model.config import ModelConfig, TrainConfig
+from model.config import ModelConfig, TrainConfig, check_options, options
 from model.datasets import DATASETS
 from model.evaluate import evaluate_classifier, evaluate_forecaster
 from model.fit import EpochReport
@@ -31,20 +32,30 @@ from model.windows import DataError, prepare_series
 PRETRAINED = Path(str(resources.files("model").joinpath("pretrained")))
 
 
+# The CLI and `gru-forecast serve` share one store unless told otherwise: a version trained here is
+# served by a running server at once (when it goes live), which is the point of training from here.
+STORE_HELP = ("model store directory (default: $GRU_FORECAST_STORE, else ./models: the store `gru-forecast serve` "
+              "reads, so a running server serves a new live version at once; give another to keep it apart)")
+
+
+def _server_store() -> str:
+    return os.environ.get("GRU_FORECAST_STORE") or "models"
+
+
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per config field, same name with dashes: --input-size, --hidden-size, --epochs ..."""
-    model_fields = {"task", "input_size", "horizon", "hidden_size", "num_layers", "dropout", "cell",
-                    "frequency", "season_length", "scaling", "base", "linear_skip", "calendar"}
-    for cls, names in ((ModelConfig, model_fields), (TrainConfig, None)):
-        for f in fields(cls):
-            if names is not None and f.name not in names:
-                continue
-            flag = "--" + f.name.replace("_", "-")
-            if f.type == "bool":  # --interpolate / --no-interpolate, --linear-skip / --no-linear-skip
-                parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
-            else:
-                kind = {"int": int, "float": float, "int | None": int}.get(str(f.type), str)
-                parser.add_argument(flag, type=kind, default=None)
+    """One flag per option of model/config.py's table, same name with dashes: --input-size, --epochs ...
+    (targets and covariates are --target and --covariates, beside --csv)."""
+    for option in options().values():
+        if option.offered == "none" or option.name in ("targets", "covariates"):
+            continue
+        flag = "--" + option.name.replace("_", "-")
+        default = "null" if option.default is None else str(option.default).lower()
+        limits = f"; {option.bounds}" if option.bounds is not None and option.kind is not str else ""
+        text = f"{option.doc} (default {default}{limits})".replace("%", "%%")
+        if option.kind is bool:  # --interpolate / --no-interpolate, --linear-skip / --no-linear-skip
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
+        else:
+            parser.add_argument(flag, type=option.kind, choices=option.choices, default=None, help=text)
 
 
 def _overrides(args: argparse.Namespace, cls: type) -> dict[str, Any]:
@@ -73,63 +84,68 @@ def _format_metrics(manifest_metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _read_csv(path: str) -> pd.DataFrame:
+    """The file as a frame, or a DataError naming it (one line, not a traceback)."""
+    try:
+        return pd.read_csv(path)
+    except FileNotFoundError as exc:
+        raise DataError(f"no such file: {path}") from exc
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"cannot read {path} as a CSV file: {exc}") from exc
+
+
 def _training_input(args: argparse.Namespace) -> tuple[pd.DataFrame, str | None, ModelConfig, TrainConfig, str]:
-    """--dataset NAME, or --csv FILE --target COLUMN: the frame, time column, configs and default name."""
+    """--dataset NAME, or --csv FILE --target COLUMN: the frame, time column, checked configs and default name."""
     if args.dataset:
         dataset = DATASETS[args.dataset]
         config = ModelConfig.from_dict({**dataset.model.to_dict(), **_overrides(args, ModelConfig)})
         train_config = TrainConfig(**{**dataset.training.to_dict(), **_overrides(args, TrainConfig)})
+        check_options(config, train_config)
         return dataset.load(), dataset.time_column, config, train_config, dataset.name
     if not args.csv or not args.target:
         raise DataError("give --dataset NAME, or --csv FILE with --target COLUMN")
     # --covariates is a ModelConfig field too: one dict, or the keyword comes twice (a TypeError before).
     config = ModelConfig(**{**_overrides(args, ModelConfig), "targets": args.target,
                             "covariates": args.covariates or []})
-    return pd.read_csv(args.csv), args.time_column, config, TrainConfig(**_overrides(args, TrainConfig)), \
-        Path(args.csv).stem
+    train_config = TrainConfig(**_overrides(args, TrainConfig))
+    check_options(config, train_config)
+    return _read_csv(args.csv), args.time_column, config, train_config, Path(args.csv).stem
 
 
 def command_train(args: argparse.Namespace) -> int:
-    try:
-        frame, time_column, config, train_config, default_name = _training_input(args)
-    except DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    frame, time_column, config, train_config, default_name = _training_input(args)
     name = args.name or default_name
     bar, update = _progress_bar(train_config.epochs)
     try:
         artifact = train(frame, config, train_config, time_column, progress=update)
-    except DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     finally:
         bar.close()
-    version = store.save_version(Path(args.store), name, artifact)
-    print(f"saved {name} {version} in {args.store}")
+    _save(Path(args.store), name, artifact, sys.stdout)
     print(_format_metrics(artifact.manifest.metrics))
     return 0
+
+
+def _save(root: Path, name: str, artifact: Artifact, stream: TextIO) -> None:
+    version = store.save_version(root, name, artifact)
+    live = store.live_version(root, name)
+    state = "live" if live == version else f"not live: {live} stays live until this one is promoted"
+    print(f"saved {name} {version} in {root} ({state}; a server on this store serves what is live)", file=stream)
 
 
 def command_evaluate(args: argparse.Namespace) -> int:
     root = Path(args.store)
     version = args.version or store.live_version(root, args.name)
     if version is None:
-        print(f"error: no model {args.name!r} in {root}", file=sys.stderr)
-        return 2
+        raise DataError(f"no model {args.name!r} in {root}")
     try:
         artifact = load_artifact(root / args.name / version)
     except ArtifactError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise DataError(str(exc)) from exc
     if not args.csv:
         print(f"{args.name} {version}: test metrics recorded at training time")
         print(_format_metrics(artifact.manifest.metrics))
         return 0
-    try:
-        series = prepare_series(pd.read_csv(args.csv), copy.deepcopy(artifact.config), args.time_column)
-    except DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    series = prepare_series(_read_csv(args.csv), copy.deepcopy(artifact.config), args.time_column)
     if artifact.config.task == "classify":
         result = evaluate_classifier(artifact.predictor, series, np.asarray(artifact.manifest.class_prior))
     else:
@@ -139,18 +155,19 @@ def command_evaluate(args: argparse.Namespace) -> int:
 
 
 def command_backtest(args: argparse.Namespace) -> int:
+    frame, time_column, config, train_config, default_name = _training_input(args)
+    bar, update = _progress_bar(train_config.epochs * (max(args.origins, 1) + (args.store is not None)))
     try:
-        frame, time_column, config, train_config, _ = _training_input(args)
-        bar, update = _progress_bar(train_config.epochs * max(args.origins, 1))
-        try:
-            result = backtest(frame, config, train_config, time_column, statistical=not args.no_stats,
-                              progress=update, origins=args.origins, step=args.step)
-        finally:
-            bar.close()
-    except DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        result = backtest(frame, copy.deepcopy(config), train_config, time_column, statistical=not args.no_stats,
+                          progress=update, origins=args.origins, step=args.step)
+        # The newest origin's model is train() on the whole series: seeded, so training it again here
+        # gives the weights that were scored (backtest() keeps no model of its own).
+        artifact = train(frame, config, train_config, time_column, progress=update) if args.store else None
+    finally:
+        bar.close()
     print(json.dumps(result, indent=2) if args.json else format_backtest(result))
+    if artifact is not None:
+        _save(Path(args.store), args.name or default_name, artifact, sys.stderr if args.json else sys.stdout)
     return 0
 
 
@@ -192,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--covariates", nargs="*", help="extra input columns")
     p.add_argument("--time-column", help="timestamps column (default: row order)")
     p.add_argument("--name", help="model name (default: the dataset or file name)")
-    p.add_argument("--store", default="models", help="model store directory (default: ./models)")
+    p.add_argument("--store", default=_server_store(), help=STORE_HELP)
     _add_config_flags(p)
     p.set_defaults(run=command_train)
 
@@ -211,13 +228,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rows between the starts of test windows (default: the horizon, non-overlapping windows; "
                    "1 scores a forecast from every point)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--store", help="also save the newest origin's model (the whole series' training, as `train` "
+                   "would: trained once more, seeded, so the same weights) as a new version in this store")
+    p.add_argument("--name", help="model name with --store (default: the dataset or file name)")
     _add_config_flags(p)
     p.set_defaults(run=command_backtest)
 
     p = commands.add_parser("evaluate", help="show a saved model's test metrics, or evaluate it on a CSV")
     p.add_argument("--name", required=True)
     p.add_argument("--version")
-    p.add_argument("--store", default="models")
+    p.add_argument("--store", default=_server_store(), help="model store to read (default: $GRU_FORECAST_STORE, "
+                   "else ./models: the one `gru-forecast serve` reads)")
     p.add_argument("--csv")
     p.add_argument("--time-column")
     p.add_argument("--json", action="store_true")
@@ -234,4 +255,8 @@ def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None =
     args = (parser or build_parser()).parse_args(argv)
     # One intra-op thread unless asked: with the other core busy, OpenMP's spinning threads stall (LESSONS.md).
     torch.set_num_threads(args.threads)
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except DataError as exc:  # what the user can change: one line, exit 2 (as argparse's own errors)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

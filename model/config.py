@@ -1,9 +1,14 @@
-"""The two configs: what a model is (saved in its artifact) and how it is trained."""
+"""The two configs (what a model is, saved in its artifact; how it is trained) and the one table of
+their options: each field's description and bounds, read by the API schema, the CLI flags and
+check_options."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+import types
+from collections.abc import Callable
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from functools import cache
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from model.calendar import Calendar, columns
 
@@ -12,38 +17,90 @@ Cell = Literal["fused", "seed"]
 Optimizer = Literal["adam", "sgd"]
 Scaling = Literal["auto", "window", "robust", "standard"]
 Base = Literal["auto", "naive", "seasonal", "seasonal_level"]
+Device = Literal["auto", "cpu", "cuda"]
+# Where an option is offered: the API and the CLI, the CLI only, or nowhere (training fills it in).
+Offered = Literal["all", "cli", "none"]
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """An interval as written in maths ("[2, 2048]", "(0, 0.5)", "[0, 1)"); a list's or a text's length."""
+
+    low: float | None
+    high: float | None
+    low_open: bool = False
+    high_open: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> Bounds:
+        low, high = (part.strip() for part in text[1:-1].split(","))
+        return cls(_parse(low), _parse(high), text[0] == "(", text[-1] == ")")
+
+    def violation(self, value: float) -> str | None:
+        """The side a value breaks, in words ("must be >= 2"), or None inside the interval."""
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return f"must be {'>' if self.low_open else '>='} {_number(self.low)}"
+        if self.high is not None and (value >= self.high if self.high_open else value > self.high):
+            return f"must be {'<' if self.high_open else '<='} {_number(self.high)}"
+        return None
+
+    def __str__(self) -> str:
+        low, high = ("" if b is None else _number(b) for b in (self.low, self.high))
+        return f"{'(' if self.low_open else '['}{low}, {high}{')' if self.high_open else ']'}"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value == int(value) else str(value)
+
+
+def _parse(text: str) -> float | None:
+    # Whole numbers stay int, so the API schema says 2, not 2.0.
+    return None if not text else float(text) if "." in text else int(text)
+
+
+def option(default: Any = MISSING, doc: str = "", bounds: str | None = None, *,
+           factory: Callable[[], Any] | None = None, offered: Offered = "all") -> Any:
+    """A config field with its one-line description and bounds (the interval of a number, the length
+    of a list or a text); its allowed values, if any, are its Literal type's."""
+    metadata = {"doc": doc, "bounds": Bounds.parse(bounds) if bounds else None, "offered": offered}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 @dataclass
 class ModelConfig:
-    task: Task = "forecast"
-    targets: list[str] = field(default_factory=lambda: ["value"])  # columns forecast (or the label column)
-    covariates: list[str] = field(default_factory=list)  # extra input columns, not forecast
-    input_size: int = 64  # points of history the network reads per window
-    horizon: int = 1  # steps emitted at once (direct multi-step); 1 for classification
-    hidden_size: int = 64  # GRU state width
-    num_layers: int = 1  # stacked GRU layers
-    dropout: float = 0.0  # between stacked layers (nn.GRU semantics) and before the head
-    cell: Cell = "fused"  # "fused": torch nn.GRU; "seed": the seed's four equations, written out
-    classes: list[str] = field(default_factory=list)  # class names, classification only
-    frequency: str | None = None  # pandas offset alias of the time index ("D", "B"), None for sample numbers
-    # Period in steps. None: from the frequency (h -> 24, D -> 7, ...) or detected on the training part.
-    season_length: int | None = None
-    # How windows are scaled (model/scaling.py); "auto" picks one on validation. Saved resolved.
-    scaling: Scaling = "auto"
-    # What the network corrects: the naive or the seasonal-naive forecast; "auto" picks the better on
-    # validation. The untrained model IS that forecast, so training can only keep what beats it.
-    base: Base = "auto"
-    # A linear map from the scaled window straight to the output beside the GRU (LSTNet's
-    # autoregressive component), started from a ridge fit: smooth seasonal series need it.
-    linear_skip: bool = True
-    # Where in the year each point lies, as inputs (model/calendar.py): "year" adds its sin and cos,
-    # "auto" tries that when the training part spans two years (a forecaster on the choice blocks, a
-    # classifier by a second fit's validation loss). Saved resolved.
-    calendar: Calendar = "auto"
-    # GRU bodies side by side, read by one head: an ensemble served in one forward pass. Training sets
-    # 2 when its race's two runs forecast better together than either alone on validation.
-    members: int = 1
+    task: Task = option("forecast", "forecast the targets, or classify the next value of one label column")
+    targets: list[str] = option(doc="columns forecast (or the label column)", bounds="[1, 16]",
+                                factory=lambda: ["value"])
+    covariates: list[str] = option(doc="extra input columns, read but not forecast", bounds="[0, 64]", factory=list)
+    input_size: int = option(64, "points of history the network reads per window", "[2, 2048]")
+    horizon: int = option(1, "steps emitted at once (direct multi-step); 1 for classification", "[1, 512]")
+    hidden_size: int = option(64, "GRU state width", "[1, 1024]")
+    num_layers: int = option(1, "stacked GRU layers", "[1, 8]")
+    dropout: float = option(0.0, "between stacked layers (nn.GRU semantics) and before the head", "[0, 1)")
+    cell: Cell = option("fused", "fused: torch's nn.GRU; seed: the seed's four equations, written out")
+    classes: list[str] = option(doc="class names, read from the label column (classification only)",
+                                bounds="[0, 10000]", factory=list, offered="none")
+    frequency: str | None = option(None, "pandas offset alias of the time index (D, B, h); null: sample numbers",
+                                   "[0, 16]")
+    # None: from the frequency or detected on the training part (model/season.py).
+    season_length: int | None = option(
+        None, "steps in one season; null: from the frequency (h -> 24, D -> 7, ...) or detected", "[1, 100000]")
+    # Saved resolved: the manifest says what auto chose.
+    scaling: Scaling = option("auto", "how windows are scaled (model/scaling.py); auto chooses on validation")
+    # The untrained model IS that forecast, so training can only keep what beats it.
+    base: Base = option("auto", "the forecast the network corrects: naive, seasonal naive or the last season "
+                        "from the last value; auto chooses on validation")
+    # LSTNet's autoregressive component: smooth seasonal series need it.
+    linear_skip: bool = option(True, "a ridge-started linear map beside the GRU, kept if it wins on validation")
+    # model/calendar.py; a classifier decides by a second fit's validation loss. Saved resolved.
+    calendar: Calendar = option("auto", "year: the time of year (sin, cos) as inputs, read from the time column; "
+                                "auto tries it when the training part spans two years and the season is "
+                                "shorter than a year")
+    # An ensemble served in one forward pass; set by training's race (model/ensemble.py).
+    members: int = option(1, "GRU bodies side by side, read by one head (2: the race's pair)", "[1, 2]",
+                          offered="none")
 
     @property
     def features(self) -> list[str]:
@@ -72,57 +129,118 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = 30  # upper bound; early stopping may end sooner. Validation runs once per epoch.
-    batch_size: int = 64
-    lr: float = 0.001
-    optimizer: Optimizer = "adam"
-    # Most optimizer steps of one run. Below epochs x (windows / batch_size) every "epoch" becomes
-    # max_steps / epochs steps of windows sampled from the whole training part: a 100,000-point
-    # series trains in minutes, and small data keeps its 30 full epochs. For windows up to
-    # fit.STEP_WINDOW points; a longer window gets proportionally fewer (a step's time grows with it).
-    # 0: no limit. A race (model/train.py) trains two runs a third each, then the winner a third
-    # more: this in all, whether one run or the pair is served.
-    max_steps: int = 1500
-    patience: int = 5  # epochs without validation improvement before stopping
-    clip_norm: float = 1.0  # gradient-norm clipping; 0 disables
-    seed: int = 0  # makes a CPU run repeat exactly
+    epochs: int = option(30, "upper bound; early stopping may end sooner (validation runs once per epoch)",
+                         "[1, 1000]")
+    batch_size: int = option(64, "windows per optimizer step", "[1, 8192]")
+    lr: float = option(0.001, "learning rate (raised when the step budget cuts the epochs short)", "(0, 10]")
+    optimizer: Optimizer = option("adam", "adam or sgd")
+    # Below epochs x (windows / batch_size) every "epoch" becomes max_steps / epochs steps of windows
+    # sampled from the whole training part: a 100,000-point series trains in minutes, small data keeps
+    # its 30 full epochs. A race (model/train.py) spends this in all, whether one run or the pair is served.
+    max_steps: int = option(1500, "most optimizer steps of one training, for windows up to 240 points "
+                            "(proportionally fewer beyond); long series sample windows each step (0: no limit)",
+                            "[0, 1000000]")
+    patience: int = option(5, "epochs without validation improvement before stopping", "[0, 1000]")
+    clip_norm: float = option(1.0, "gradient-norm clipping; 0 disables", "[0, 1000000]")
+    seed: int = option(0, "makes a CPU run repeat exactly", "[0, 2147483648]")
     # Chronological: train | validation (early stopping) | calibration (intervals) | test.
-    val_fraction: float = 0.1
-    calibration_fraction: float = 0.1
-    test_fraction: float = 0.15
-    stride: int = 1  # step between consecutive training windows: thins the data; max_steps bounds the time
-    device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda"
-    interpolate: bool = False  # fill missing values linearly instead of refusing them
-    # Once every choice is made, fit the linear skip again on all windows before the test part (the
-    # newest data matters most to a linear map); False keeps the training part's fit.
-    refit: bool = True
-    # When the race's two runs (ridge start, bare base) forecast better averaged than either alone on
-    # validation, serve them together (ModelConfig.members = 2); False always keeps the better one.
-    ensemble: bool = True
+    val_fraction: float = option(0.1, "part for early stopping and every choice", "(0, 0.5)")
+    calibration_fraction: float = option(0.1, "part for the interval widths only (0: calibrate on validation)",
+                                         "[0, 0.5)")
+    test_fraction: float = option(0.15, "newest part, scored once at the end", "(0, 0.5)")
+    stride: int = option(1, "step between consecutive training windows: thins the data; max_steps bounds the time",
+                         "[1, 1000]")
+    # The server sets it from GRU_FORECAST_DEVICE, so the API does not offer it.
+    device: Device = option("auto", "auto (CUDA when present), cpu or cuda", offered="cli")
+    interpolate: bool = option(False, "fill missing values (and skipped times) linearly instead of refusing them")
+    # The newest data matters most to a linear map.
+    refit: bool = option(True, "once every choice is made, fit the linear skip again on all windows before the "
+                         "test part (false: the training part's fit)")
+    ensemble: bool = option(True, "serve the race's two runs together (one network, mean forecast) when that wins "
+                            "on validation; false: always the better one alone")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def check_options(config: ModelConfig, train_config: TrainConfig) -> None:
-    """Options that cannot work, refused before any data is read (the CLI and the API share this)."""
-    from model.scaling import SCALINGS
-    from model.windows import DataError
+@dataclass(frozen=True)
+class Option:
+    """One row of the options table, read from a config field: what the front ends are built from."""
 
-    choices = {"task": ("forecast", "classify"), "cell": ("fused", "seed"), "scaling": ("auto", *SCALINGS),
-               "base": ("auto", "naive", "seasonal", "seasonal_level"), "calendar": ("auto", "year", "none")}
-    for field_name, allowed in choices.items():
-        if getattr(config, field_name) not in allowed:
-            raise DataError(f"{field_name} {getattr(config, field_name)!r} is not one of {list(allowed)}")
-    if train_config.optimizer not in ("adam", "sgd"):
-        raise DataError(f"optimizer {train_config.optimizer!r} is not one of ['adam', 'sgd']")
+    name: str
+    owner: type
+    kind: type  # int, float, bool, str or list (of str)
+    optional: bool  # None is allowed
+    default: Any
+    doc: str
+    bounds: Bounds | None  # of the value, or of a list's or a text's length
+    choices: tuple[Any, ...] | None  # the Literal's values
+    offered: Offered
+    hint: Any  # the resolved annotation, for pydantic
+
+
+def _option(owner: type, name: str, hint: Any, meta: Any, default: Any) -> Option:
+    args = get_args(hint)
+    optional = get_origin(hint) in (Union, types.UnionType) and type(None) in args
+    base = next(a for a in args if a is not type(None)) if optional else hint
+    choices = get_args(base) if get_origin(base) is Literal else None
+    kind = type(choices[0]) if choices else (get_origin(base) or base)
+    return Option(name, owner, kind, optional, default, meta["doc"], meta["bounds"], choices, meta["offered"], hint)
+
+
+@cache
+def options() -> dict[str, Option]:
+    """Every field of ModelConfig, then of TrainConfig, as an Option (names are unique across both)."""
+    table: dict[str, Option] = {}
+    for owner in (ModelConfig, TrainConfig):
+        hints = get_type_hints(owner)
+        for f in fields(owner):
+            default = f.default_factory() if f.default_factory is not MISSING else f.default
+            table[f.name] = _option(owner, f.name, hints[f.name], f.metadata, default)
+    return table
+
+
+def split_options(values: dict[str, Any]) -> tuple[ModelConfig, TrainConfig]:
+    """The two configs from one flat dict of options (the API's, a job's); other keys are ignored."""
+    model = {k: v for k, v in values.items() if k in ModelConfig.__dataclass_fields__}
+    training = {k: v for k, v in values.items() if k in TrainConfig.__dataclass_fields__}
+    return ModelConfig(**model), TrainConfig(**training)
+
+
+def _problem(option: Option, value: Any) -> str | None:
+    if value is None and option.optional:
+        return None
+    if option.choices is not None:
+        return None if value in option.choices else f"{option.name} {value!r} is not one of {list(option.choices)}"
+    if option.bounds is None:
+        return None
+    if option.kind in (list, str):
+        broken = option.bounds.violation(len(value))
+        return f"{option.name} {broken.replace('must be', 'must have a length')} (got {len(value)})" if broken else None
+    broken = option.bounds.violation(value)
+    return f"{option.name} {broken} (got {value})" if broken else None
+
+
+FRACTIONS = ("val_fraction", "test_fraction", "calibration_fraction")
+
+
+def check_options(config: ModelConfig, train_config: TrainConfig) -> None:
+    """Options that cannot work, refused before any data is read (the CLI, the API and training share
+    this): every value against the table's choices and bounds, plus what ties two options together."""
+    from model.windows import DataError  # model/windows.py imports this module: the error is read when called
+
+    values = {**config.to_dict(), **train_config.to_dict()}
+    table = options()
+    for name, option in table.items():  # choices first: the order and words of the earlier checks
+        if option.choices is not None and (problem := _problem(option, values[name])):
+            raise DataError(problem)
     if config.input_size < 2 or config.horizon < 1:
         raise DataError(f"input_size must be >= 2 and horizon >= 1 (got {config.input_size}, {config.horizon})")
     if config.task == "classify" and not config.covariates:
         raise DataError("a classifier needs covariates: the numeric columns it reads to predict the label")
-    fractions = (train_config.val_fraction, train_config.test_fraction)
-    if not all(0 < f < 0.5 for f in fractions) or not 0 <= train_config.calibration_fraction < 0.5:
+    if any(_problem(table[name], values[name]) for name in FRACTIONS):
         raise DataError("val_fraction and test_fraction must each lie between 0 and 0.5, "
                         "calibration_fraction between 0 (calibrate on validation) and 0.5")
-    if config.season_length is not None and config.season_length < 1:
-        raise DataError(f"season_length must be >= 1 (got {config.season_length})")
+    for name, option in table.items():
+        if problem := _problem(option, values[name]):
+            raise DataError(problem)

@@ -21,7 +21,7 @@ DEVICE_CHUNK = {"cpu": 64, "cuda": 4096}
 # A window whose scaled inputs spread wider than this many times the widest training window, in any
 # feature, is outside what the GRU has seen: it gets the base and the linear skip only (the guard).
 # The margin leaves room for the new maxima any later stretch brings (no bundled validation or test
-# window passes it) while an ECG motion artifact, 2-4x the training spread, does (benchmarks/RESULTS.md).
+# window passes it) while an ECG motion artifact, 2-4x the training spread, does (docs/experiments.md E-2026-11-26-e).
 GUARD_MARGIN = 1.25
 
 

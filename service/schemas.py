@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import math
 from datetime import date, timedelta
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
-from model.calendar import Calendar
-from model.config import Base, Cell, ModelConfig, Optimizer, Scaling, Task, TrainConfig
-from model.fit import STEP_WINDOW
+from model.config import Option, options
 from model.windows import DataError, normalize_frequency
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
@@ -109,66 +107,48 @@ class EvaluateResponse(BaseModel):
     results: list[SeriesEvaluation]
 
 
-_MODEL, _TRAINING = ModelConfig(), TrainConfig()  # the one source of defaults and choices
-
-
-class TrainOptions(BaseModel):
-    """The training options of model/ (ModelConfig + TrainConfig): same names, same defaults and
-    choices (read from the dataclasses), plus the bounds an HTTP API needs."""
+class TrainExtras(BaseModel):
+    """What a job takes beside the configs' options: where its times are, and whether it goes live."""
 
     model_config = ConfigDict(extra="forbid")
-    task: Task = _MODEL.task
-    targets: list[str] = Field(default_factory=lambda: list(_MODEL.targets), min_length=1, max_length=16)
-    covariates: list[str] = Field(default_factory=list, max_length=64)
     time_column: str | None = None
-    input_size: int = Field(_MODEL.input_size, ge=2, le=2048)
-    horizon: int = Field(_MODEL.horizon, ge=1, le=512)
-    hidden_size: int = Field(_MODEL.hidden_size, ge=1, le=1024)
-    num_layers: int = Field(_MODEL.num_layers, ge=1, le=8)
-    dropout: float = Field(_MODEL.dropout, ge=0, lt=1)
-    cell: Cell = _MODEL.cell
-    frequency: str | None = Field(_MODEL.frequency, max_length=16)
-    season_length: int | None = Field(
-        _MODEL.season_length, ge=1, le=100_000,
-        description="steps in one season; null: from the frequency (h -> 24, D -> 7, ...) or detected")
-    scaling: Scaling = Field(_MODEL.scaling, description="how windows are scaled; auto chooses on the validation part")
-    base: Base = Field(_MODEL.base, description="the forecast the network corrects; auto chooses on validation")
-    linear_skip: bool = Field(_MODEL.linear_skip, description="a ridge-started linear map beside the GRU, kept if "
-                              "it wins on validation")
-    calendar: Calendar = Field(_MODEL.calendar, description="\"year\": the time of year (sin, cos) as inputs, read "
-                               "from the time column; auto tries it when the training part spans two years and "
-                               "the season is shorter than a year")
-    epochs: int = Field(_TRAINING.epochs, ge=1, le=1000)
-    max_steps: int = Field(_TRAINING.max_steps, ge=0, le=1_000_000,
-                           description=f"most optimizer steps, for windows up to {STEP_WINDOW} points (proportionally "
-                           "fewer beyond); long series sample windows each step (0: no limit)")
-    batch_size: int = Field(_TRAINING.batch_size, ge=1, le=8192)
-    lr: float = Field(_TRAINING.lr, gt=0, le=10)
-    optimizer: Optimizer = _TRAINING.optimizer
-    patience: int = Field(_TRAINING.patience, ge=0, le=1000)
-    clip_norm: float = Field(_TRAINING.clip_norm, ge=0, le=1e6)
-    seed: int = Field(_TRAINING.seed, ge=0, le=2**31)
-    val_fraction: float = Field(_TRAINING.val_fraction, gt=0, lt=0.5)
-    calibration_fraction: float = Field(_TRAINING.calibration_fraction, ge=0, lt=0.5,
-                                        description="part for the interval widths only")
-    test_fraction: float = Field(_TRAINING.test_fraction, gt=0, lt=0.5)
-    stride: int = Field(_TRAINING.stride, ge=1, le=1000)
-    interpolate: bool = _TRAINING.interpolate
-    refit: bool = Field(_TRAINING.refit, description="once every choice is made, fit the linear skip again on all "
-                        "windows before the test part (false: the training part's fit)")
-    ensemble: bool = Field(_TRAINING.ensemble, description="serve the race's two runs together (one network, "
-                           "mean forecast) when that wins on validation; false: always the better one alone")
     promote: bool | Literal["if_better"] = Field(
         False, description="make the new version live even if the model has one; \"if_better\": only if it "
         "beats the live version on the new job's test part (the job's metrics.promotion says why)")
 
-    @field_validator("frequency")
+    @field_validator("frequency", check_fields=False)
     @classmethod
     def _known_frequency(cls, value: str | None) -> str | None:
         try:
             return normalize_frequency(value)
         except DataError as exc:
             raise ValueError(str(exc)) from exc
+
+
+def _field(option: Option) -> tuple[Any, Any]:
+    """An option of model/config.py as a pydantic field: its type, default, bounds and description."""
+    limits: dict[str, Any] = {}
+    bounds = option.bounds
+    if bounds is not None and option.kind in (list, str):
+        limits = {"min_length": bounds.low or None, "max_length": bounds.high}
+    elif bounds is not None:
+        limits = {"gt" if bounds.low_open else "ge": bounds.low, "lt" if bounds.high_open else "le": bounds.high}
+    default = {"default_factory": lambda: list(option.default)} if option.kind is list else {"default": option.default}
+    return option.hint, Field(**default, **{k: v for k, v in limits.items() if v is not None},
+                              description=option.doc)
+
+
+def _train_options() -> type[TrainExtras]:
+    offered: dict[str, Any] = {name: _field(o) for name, o in options().items() if o.offered == "all"}
+    return create_model("TrainOptions", __base__=TrainExtras, __doc__="The training options of model/ (ModelConfig "
+                        "+ TrainConfig: same names, defaults, choices and bounds, from model/config.py's table), "
+                        "the time column and promote.", **offered)
+
+
+if TYPE_CHECKING:
+    TrainOptions = TrainExtras  # mypy sees the extras; the options are read through model_dump()
+else:
+    TrainOptions = _train_options()
 
 
 class TrainRequest(BaseModel):

@@ -9,8 +9,7 @@ import pandas as pd
 from fastapi import APIRouter, Body, File, Form, Request, Response, UploadFile
 from pydantic import ValidationError
 
-from model.config import ModelConfig, TrainConfig
-from model.train import check_options
+from model.config import check_options, split_options
 from model.windows import DataError, prepare_series, read_csv_text, split_windows
 from service.deps import Auth, state
 from service.errors import Problem
@@ -29,18 +28,17 @@ def job_view(request: Request, job: dict[str, Any]) -> JobStatus:
 def enqueue(request: Request, name: str, options: TrainOptions, payload: dict[str, Any],
             frame: pd.DataFrame) -> JobStatus:
     """Check the data against the options now (422 at once), then queue the job."""
-    config = ModelConfig.from_dict(options.model_dump())
     given = options.model_dump()
-    train_config = TrainConfig(**{k: v for k, v in given.items() if k in TrainConfig.__dataclass_fields__})
+    config, train_config = split_options(given)
     try:
         check_options(config, train_config)
-        series = prepare_series(frame, config, options.time_column, options.interpolate)
-        split_windows(len(series.values), options.input_size, options.horizon, options.val_fraction,
-                      options.test_fraction, options.calibration_fraction)
+        series = prepare_series(frame, config, options.time_column, train_config.interpolate)
+        split_windows(len(series.values), config.input_size, config.horizon, train_config.val_fraction,
+                      train_config.test_fraction, train_config.calibration_fraction)
     except DataError as exc:
         raise Problem(422, str(exc), [{"field": "data", "reason": str(exc)}]) from exc
     app_state = state(request)
-    job_id = app_state.jobs.create(name, {"name": name, "options": options.model_dump(), **payload}, options.epochs)
+    job_id = app_state.jobs.create(name, {"name": name, "options": given, **payload}, train_config.epochs)
     app_state.runner.wake()
     return job_view(request, app_state.jobs.get(job_id))
 
