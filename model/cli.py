@@ -9,7 +9,6 @@ import shutil
 import sys
 import tempfile
 from dataclasses import fields, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +21,11 @@ from model import store
 from model.artifact import ArtifactError, load_artifact, save_artifact
 from model.backtest import backtest, format_backtest
 from model.config import ModelConfig, TrainConfig
-from model.datasets import DATASETS
+from model.datasets import DATASETS, PRETRAINED
 from model.evaluate import evaluate_classifier, evaluate_forecaster
 from model.fit import EpochReport
 from model.train import train
 from model.windows import DataError, prepare_series
-
-PRETRAINED = Path(str(resources.files("model").joinpath("pretrained")))
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:

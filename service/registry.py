@@ -17,7 +17,7 @@ import torch
 
 from model import store
 from model.artifact import Artifact, ArtifactError, Manifest, load_artifact
-from model.cli import PRETRAINED
+from model.datasets import BUNDLED, PRETRAINED
 from model.fit import choose_device
 from model.predictor import Forecasts
 from service.batcher import Batcher, Observer
@@ -55,14 +55,12 @@ class ModelUnavailable(RuntimeError):
     pass
 
 
-def seed_defaults(root: Path, source: Path = PRETRAINED) -> list[str]:
+def seed_defaults(root: Path, source: Path = PRETRAINED, names: tuple[str, ...] = BUNDLED) -> list[str]:
     """Copy each bundled default into the store unless the store already has that name."""
     copied: list[str] = []
-    if not source.is_dir():
-        return copied
-    for folder in sorted(p for p in source.iterdir() if p.is_dir()):
-        if (root / folder.name).exists():
-            continue
+    for folder in (source / name for name in sorted(names)):
+        if not folder.is_dir() or (root / folder.name).exists():
+            continue  # a default not built yet (rebuild-defaults writes it) or already in the store
         staging = root / f".tmp-seed-{folder.name}"
         shutil.rmtree(staging, ignore_errors=True)
         shutil.copytree(folder, staging)

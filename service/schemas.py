@@ -11,10 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from model.calendar import Calendar
 from model.config import Base, Cell, ModelConfig, Optimizer, Scaling, Task, TrainConfig
 from model.fit import STEP_WINDOW
+from model.store import NAME_REGEX, VERSION_REGEX
 from model.windows import DataError, normalize_frequency
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
-Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", description="letters, digits, - and _")]
+Name = Annotated[str, Field(pattern=NAME_REGEX, description="letters, digits, - and _")]
 
 
 class SeriesInput(BaseModel):
@@ -213,7 +214,7 @@ class ModelCard(ModelSummary):
 
 class PromoteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: Annotated[str, Field(pattern=r"^v[1-9][0-9]{0,8}$")]
+    version: Annotated[str, Field(pattern=VERSION_REGEX)]
 
 
 def _ramp(start: float, step: float, n: int) -> list[float]:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 
 from model.config import ModelConfig
 from model.evaluate import evaluate_forecaster
+from model.store import VERSION_REGEX
 from model.windows import DataError, parse_timestamps, prepare_series
 from service.deps import get_model, state, submit
 from service.errors import Problem
@@ -31,7 +32,7 @@ from service.schemas import (
 from service.settings import Settings
 
 router = APIRouter(tags=["forecast"])
-Version = Annotated[str | None, Query(pattern=r"^v[1-9][0-9]{0,8}$", description="default: live")]
+Version = Annotated[str | None, Query(pattern=VERSION_REGEX, description="default: live")]
 
 
 @router.post("/v1/models/{name}/forecast", response_model=ForecastResponse,

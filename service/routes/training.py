@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, File, Form, Request, Response, UploadFile
 from pydantic import ValidationError
 
 from model.config import ModelConfig, TrainConfig
+from model.store import NAME_REGEX
 from model.train import check_options
 from model.windows import DataError, prepare_series, read_csv_text, split_windows
 from service.deps import Auth, state
@@ -68,7 +69,7 @@ async def train_json(request: Request, body: Annotated[TrainRequest, Body(openap
 async def train_csv(
     request: Request, response: Response,
     file: Annotated[UploadFile, File(description="CSV with a header row")],
-    name: Annotated[str, Form(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")],
+    name: Annotated[str, Form(pattern=NAME_REGEX)],
     options: Annotated[str, Form(description="TrainOptions as JSON", examples=[CSV_OPTIONS_EXAMPLE])] = "{}",
 ) -> JobStatus:
     """Train a new version from an uploaded CSV (header row; comma, semicolon or tab; a BOM is fine;
