@@ -18,11 +18,12 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+from service.job_state import FINISHED, JobState, sources
 from service.leader import Leadership
 
 log = logging.getLogger(__name__)
 
-FINISHED = ("succeeded", "failed", "cancelled", "interrupted")
+__all__ = ["FINISHED", "JobRunner", "JobState", "JobStore", "run_job", "verdict"]
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL,
@@ -59,7 +60,7 @@ class JobStore:
         with self._connect() as db:
             db.execute(
                 "INSERT INTO jobs (id, name, status, epochs, request, created, updated) VALUES (?,?,?,?,?,?,?)",
-                (job_id, name, "queued", epochs, json.dumps(request), now, now),
+                (job_id, name, JobState.QUEUED, epochs, json.dumps(request), now, now),
             )
         return job_id
 
@@ -77,8 +78,10 @@ class JobStore:
         with self._connect() as db:
             return dict(db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall())
 
-    def update(self, job_id: str, only_if: str | None = None, **values: Any) -> bool:
-        """Set columns; with only_if, only while the job has that status. True when a row changed."""
+    def update(self, job_id: str, only_if: JobState | None = None, **values: Any) -> bool:
+        """Set columns but the status (move() changes that); with only_if, only while the job has that
+        status. True when a row changed."""
+        assert "status" not in values, "a status changes through move(): the transition table decides"
         values["updated"] = _now()
         sets = ", ".join(f"{k} = ?" for k in values)
         query, args = f"UPDATE jobs SET {sets} WHERE id = ?", [*values.values(), job_id]
@@ -88,16 +91,27 @@ class JobStore:
         with self._connect() as db:
             return db.execute(query, args).rowcount > 0
 
+    def move(self, job_id: str, target: JobState, only_from: JobState | None = None, **values: Any) -> bool:
+        """Change the status, only from a state the transition table allows (only_from narrows it).
+        True when the job moved; False when it was in another state (a race lost, or an illegal move)."""
+        allowed = [s for s in sources(target) if only_from in (None, s)]
+        values.update(status=target, updated=_now())
+        sets = ", ".join(f"{k} = ?" for k in values)
+        marks = ",".join("?" * len(allowed))
+        query = f"UPDATE jobs SET {sets} WHERE id = ? AND status IN ({marks})"
+        with self._connect() as db:
+            return db.execute(query, [*values.values(), job_id, *allowed]).rowcount > 0
+
     def next_queued(self) -> dict[str, Any] | None:
         with self._connect() as db:
-            row = db.execute("SELECT * FROM jobs WHERE status = 'queued' ORDER BY created LIMIT 1").fetchone()
+            row = db.execute("SELECT * FROM jobs WHERE status = ? ORDER BY created LIMIT 1",
+                             (JobState.QUEUED,)).fetchone()
         return _row(row) if row else None
 
     def request_cancel(self, job_id: str) -> None:
         with self._connect() as db:
             db.execute("UPDATE jobs SET cancel = 1, updated = ? WHERE id = ?", (_now(), job_id))
-            db.execute("UPDATE jobs SET status = 'cancelled', error = 'cancelled before it started', updated = ? "
-                       "WHERE id = ? AND status = 'queued'", (_now(), job_id))
+        self.move(job_id, JobState.CANCELLED, only_from=JobState.QUEUED, error="cancelled before it started")
 
     def cancel_requested(self, job_id: str) -> bool:
         with self._connect() as db:
@@ -106,10 +120,11 @@ class JobStore:
 
     def mark_interrupted(self) -> int:
         """At start-up: a job still 'running' lost its worker with the previous server."""
+        allowed = sources(JobState.INTERRUPTED)
         with self._connect() as db:
             return db.execute(
-                "UPDATE jobs SET status = 'interrupted', error = 'the server stopped while the job ran', updated = ? "
-                "WHERE status = 'running'", (_now(),)).rowcount
+                "UPDATE jobs SET status = ?, error = 'the server stopped while the job ran', updated = ? "
+                f"WHERE status IN ({','.join('?' * len(allowed))})", (JobState.INTERRUPTED, _now(), *allowed)).rowcount
 
 
 def _row(row: sqlite3.Row) -> dict[str, Any]:
@@ -182,7 +197,7 @@ def run_job(db_path: str, store_path: str, job_id: str, threads: int) -> None:
         train_config = TrainConfig(**{k: v for k, v in options.items() if k in TrainConfig.__dataclass_fields__})
         train_config.device = request.get("device", "auto")
         artifact = train(frame, config, train_config, options.get("time_column"), progress, should_cancel)
-        if os.getppid() != parent or jobs.get(job_id, )["status"] != "running":  # type: ignore[index]
+        if os.getppid() != parent or jobs.get(job_id, )["status"] != JobState.RUNNING:  # type: ignore[index]
             return  # the server restarted meanwhile and marked this job interrupted: publish nothing
         if options.get("promote") == "if_better":
             artifact.manifest.metrics["promotion"] = _gate(Path(store_path), request["name"], artifact, frame,
@@ -190,14 +205,14 @@ def run_job(db_path: str, store_path: str, job_id: str, threads: int) -> None:
         version = store.save_version(Path(store_path), request["name"], artifact)
         # Still "running": the server marks it succeeded once the version is loaded (or live), so a
         # client that sees "succeeded" can forecast with it at once.
-        jobs.update(job_id, only_if="running", version=version, metrics=json.dumps(artifact.manifest.metrics))
+        jobs.update(job_id, only_if=JobState.RUNNING, version=version, metrics=json.dumps(artifact.manifest.metrics))
     except Cancelled:
         if os.getppid() != parent:  # the server died (kill -9): nothing was published
-            jobs.update(job_id, only_if="running", status="interrupted", error="the server stopped while the job ran")
+            jobs.move(job_id, JobState.INTERRUPTED, error="the server stopped while the job ran")
         else:
-            jobs.update(job_id, only_if="running", status="cancelled", error="cancelled while training")
+            jobs.move(job_id, JobState.CANCELLED, only_from=JobState.RUNNING, error="cancelled while training")
     except Exception as exc:  # noqa: BLE001 - the job row is where the reason goes
-        jobs.update(job_id, only_if="running", status="failed", error=f"{type(exc).__name__}: {exc}")
+        jobs.move(job_id, JobState.FAILED, only_from=JobState.RUNNING, error=f"{type(exc).__name__}: {exc}")
 
 
 def _gate(root: Path, name: str, artifact: Any, frame: Any, time_column: str | None, train_config: Any) -> Any:
@@ -303,25 +318,26 @@ class JobRunner:
                 continue
             del self.running[job_id]
             job = self.jobs.get(job_id)
-            if job is None or job["status"] != "running":
+            if job is None or job["status"] != JobState.RUNNING:
                 continue
             if job["version"] and process.exitcode == 0:
                 try:
                     await self.on_success(job)
                 except Exception as exc:  # noqa: BLE001 - the saved version does not load: say why
-                    self.jobs.update(job_id, only_if="running", status="failed", error=f"saved but not loaded: {exc}")
+                    self.jobs.move(job_id, JobState.FAILED, only_from=JobState.RUNNING,
+                                   error=f"saved but not loaded: {exc}")
                     continue
-                self.jobs.update(job_id, only_if="running", status="succeeded")
+                self.jobs.move(job_id, JobState.SUCCEEDED)
                 log.info("job %s: %s %s succeeded; %s", job_id, job["name"], job["version"], verdict(job["metrics"]))
             else:
-                self.jobs.update(job_id, only_if="running", status="failed",
-                                 error=f"the training worker exited with code {process.exitcode}")
+                self.jobs.move(job_id, JobState.FAILED, only_from=JobState.RUNNING,
+                               error=f"the training worker exited with code {process.exitcode}")
             ended = self.jobs.get(job_id)
-            if ended is not None and ended["status"] != "succeeded":
+            if ended is not None and ended["status"] != JobState.SUCCEEDED:
                 log.warning("job %s: %s %s: %s", job_id, ended["name"], ended["status"], ended["error"])
         while len(self.running) < self.max_concurrent:
             job = self.jobs.next_queued()
-            if job is None or not self.jobs.update(job["id"], only_if="queued", status="running"):
+            if job is None or not self.jobs.move(job["id"], JobState.RUNNING):
                 break
             job["request"]["device"] = self.device
             self.jobs.update(job["id"], request=json.dumps(job["request"]))

@@ -13,6 +13,7 @@ from model.config import Base, Cell, ModelConfig, Optimizer, Scaling, Task, Trai
 from model.fit import STEP_WINDOW
 from model.store import NAME_REGEX, VERSION_REGEX
 from model.windows import DataError, normalize_frequency
+from service.job_state import JobState
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Name = Annotated[str, Field(pattern=NAME_REGEX, description="letters, digits, - and _")]
@@ -180,7 +181,7 @@ class JobStatus(BaseModel):
     id: str
     url: str
     name: str
-    status: Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
+    status: JobState
     epoch: int
     epochs: int
     train_loss: float | None

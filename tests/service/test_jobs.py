@@ -5,7 +5,7 @@ import time
 import pytest
 
 from model.datasets import DATASETS
-from service.jobs import JobStore
+from service.jobs import JobState, JobStore
 from tests.service.conftest import wait_for_job
 
 FRAME = DATASETS["stock"].load().iloc[:400]
@@ -114,7 +114,7 @@ def test_a_job_running_at_restart_shows_as_interrupted(make_client, tmp_path):
     store = tmp_path / "store"
     jobs = JobStore(store / "jobs.sqlite3")
     job_id = jobs.create("ghost", {"name": "ghost", "options": OPTIONS, "data": DATA}, 2)
-    jobs.update(job_id, status="running")
+    jobs.move(job_id, JobState.RUNNING)
     (store / "ghost" / ".tmp-v1-half").mkdir(parents=True)  # what a kill mid-save leaves
     client, _ = make_client()
     with client:
@@ -241,3 +241,31 @@ def test_a_version_written_by_another_process_is_served_without_a_restart(make_c
         while client.post("/v1/models/from-cli/forecast", json=body).json()["version"] != "v2":
             assert clock.monotonic() < deadline
             clock.sleep(0.2)
+
+
+def test_the_transition_table_is_pinned_and_an_illegal_move_is_refused(tmp_path):
+    from service.job_state import FINISHED, TRANSITIONS, IllegalTransition, check_move
+    from service.schemas import JobStatus
+
+    q, r, s, f, c, i = (JobState(v) for v in ("queued", "running", "succeeded", "failed", "cancelled",
+                                                  "interrupted"))
+    assert TRANSITIONS == {q: {r, c, f}, r: {s, f, c, i}, s: set(), f: set(), c: set(), i: set()}
+    assert FINISHED == {s, f, c, i}
+    assert JobStatus.model_fields["status"].annotation is JobState
+    with pytest.raises(IllegalTransition, match="a succeeded job cannot become running"):
+        check_move(s, r)
+    jobs = JobStore(tmp_path / "jobs.sqlite3")
+    job_id = jobs.create("m", {"name": "m", "options": {}}, 1)
+    assert not jobs.move(job_id, JobState.SUCCEEDED)  # queued -> succeeded skips running: refused
+    assert not jobs.move(job_id, JobState.INTERRUPTED)
+    assert jobs.get(job_id)["status"] == "queued"
+    assert jobs.move(job_id, JobState.RUNNING) and not jobs.move(job_id, JobState.RUNNING)
+    assert jobs.move(job_id, JobState.SUCCEEDED)
+    for target in set(JobState) - {q}:  # finished: nothing moves it again, not even a late cancel
+        assert not jobs.move(job_id, target)
+    with pytest.raises(IllegalTransition, match="no job ever moves to 'queued'"):
+        jobs.move(job_id, q)
+    jobs.request_cancel(job_id)
+    assert jobs.get(job_id)["status"] == "succeeded"
+    with pytest.raises(AssertionError, match="move"):
+        jobs.update(job_id, status="running")
