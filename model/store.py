@@ -100,8 +100,18 @@ def save_version(store: Path, name: str, artifact: Artifact) -> str:
             return version
         except OSError as exc:
             if not (folder / version).exists():
+                _remove_if_empty(folder)
                 raise
             del exc  # a concurrent writer took this number: try the next
+        except BaseException:
+            _remove_if_empty(folder)
+            raise
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """A first save that failed leaves no empty model folder (it would list as a model with no versions)."""
+    with contextlib.suppress(OSError):  # not empty: another version or writer is there
+        folder.rmdir()
 
 
 def delete_version(store: Path, name: str, version: str) -> None:

@@ -314,27 +314,40 @@ class JobRunner:
 
     async def _step(self) -> None:
         for job_id, process in list(self.running.items()):
-            if process.is_alive():
-                continue
-            del self.running[job_id]
-            job = self.jobs.get(job_id)
-            if job is None or job["status"] != JobState.RUNNING:
-                continue
-            if job["version"] and process.exitcode == 0:
-                try:
-                    await self.on_success(job)
-                except Exception as exc:  # noqa: BLE001 - the saved version does not load: say why
-                    self.jobs.move(job_id, JobState.FAILED, only_from=JobState.RUNNING,
-                                   error=f"saved but not loaded: {exc}")
-                    continue
-                self.jobs.move(job_id, JobState.SUCCEEDED)
-                log.info("job %s: %s %s succeeded; %s", job_id, job["name"], job["version"], verdict(job["metrics"]))
-            else:
-                self.jobs.move(job_id, JobState.FAILED, only_from=JobState.RUNNING,
-                               error=f"the training worker exited with code {process.exitcode}")
-            ended = self.jobs.get(job_id)
-            if ended is not None and ended["status"] != JobState.SUCCEEDED:
-                log.warning("job %s: %s %s: %s", job_id, ended["name"], ended["status"], ended["error"])
+            if not process.is_alive():
+                del self.running[job_id]
+                await self._finish(job_id, process.exitcode)
+        self._start_queued()
+
+    async def _finish(self, job_id: str, exitcode: int | None) -> None:
+        """A worker ended: publish its version or record why not. One log line says how the job ended,
+        whoever marked it (the worker marks its own failures and cancellations)."""
+        job = self.jobs.get(job_id)
+        if job is None:
+            return
+        if job["status"] == JobState.RUNNING:
+            await self._settle(job, exitcode)
+            job = self.jobs.get(job_id) or job
+        if job["status"] == JobState.SUCCEEDED:
+            log.info("job %s: %s %s succeeded; %s", job_id, job["name"], job["version"], verdict(job["metrics"]))
+        else:
+            level = logging.ERROR if job["status"] == JobState.FAILED else logging.WARNING
+            log.log(level, "job %s: %s %s: %s", job_id, job["name"], job["status"], job["error"])
+
+    async def _settle(self, job: dict[str, Any], exitcode: int | None) -> None:
+        """The worker left the job running: its version is saved, so load it (or say why it failed)."""
+        if not (job["version"] and exitcode == 0):
+            self.jobs.move(job["id"], JobState.FAILED, only_from=JobState.RUNNING,
+                           error=f"the training worker exited with code {exitcode}")
+            return
+        try:
+            await self.on_success(job)
+        except Exception as exc:  # noqa: BLE001 - the saved version does not load: say why
+            self.jobs.move(job["id"], JobState.FAILED, only_from=JobState.RUNNING, error=f"saved but not loaded: {exc}")
+            return
+        self.jobs.move(job["id"], JobState.SUCCEEDED)
+
+    def _start_queued(self) -> None:
         while len(self.running) < self.max_concurrent:
             job = self.jobs.next_queued()
             if job is None or not self.jobs.move(job["id"], JobState.RUNNING):

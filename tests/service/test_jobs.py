@@ -269,3 +269,34 @@ def test_the_transition_table_is_pinned_and_an_illegal_move_is_refused(tmp_path)
     assert jobs.get(job_id)["status"] == "succeeded"
     with pytest.raises(AssertionError, match="move"):
         jobs.update(job_id, status="running")
+
+
+def test_a_failure_inside_the_worker_is_logged_and_leaves_no_model_folder(make_client, caplog):
+    """The worker marks its own failures; the runner still logs each one, with the job id and the error."""
+    caplog.set_level("INFO", logger="service.jobs")
+    client, settings = make_client()
+    with client:
+        jobs: JobStore = client.app.state.jobs
+        # Both bypass the API's checks, as a job queued by an older server may: they fail in the worker.
+        unknown = jobs.create("no-column", {"name": "no-column", "data": DATA,
+                                            "options": {**OPTIONS, "targets": ["nope"]}}, 2)
+        huge = jobs.create("huge", {"name": "huge", "data": {"close": [v * 1e28 for v in DATA["close"]]},
+                                    "options": {**OPTIONS, "time_column": None, "frequency": None}}, 2)
+        client.app.state.runner.wake()
+        failed = wait_for(client, unknown)
+        assert failed["status"] == "failed" and "nope" in failed["error"]
+        ended = wait_for(client, huge)
+        assert ended["status"] in ("failed", "succeeded")
+        deadline = time.monotonic() + 30  # the worker marks the row, then exits; the runner logs after
+        while not all(any(r.getMessage().startswith(f"job {j}: ") and r.levelname in ("ERROR", "INFO")
+                          and "started" not in r.getMessage() for r in caplog.records) for j in (unknown, huge)):
+            assert time.monotonic() < deadline, [r.getMessage() for r in caplog.records]
+            time.sleep(0.1)
+    logged = [r for r in caplog.records if r.name == "service.jobs"]
+    line = f"job {unknown}: no-column failed: {failed['error']}"
+    assert any(r.getMessage() == line and r.levelname == "ERROR" for r in logged), [r.getMessage() for r in logged]
+    assert not (settings.store / "no-column").exists()
+    # 1e28 overflowed the metrics to inf (a manifest JSON cannot hold): no empty folder either way
+    assert (settings.store / "huge").exists() == (ended["status"] == "succeeded")
+    if ended["status"] == "failed":
+        assert any(r.getMessage().startswith(f"job {huge}: huge failed: ") for r in logged)
