@@ -10,7 +10,6 @@ import os
 import signal
 import sqlite3
 import threading
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -18,12 +17,14 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+from service import job_data
+from service.job_data import JobData
 from service.job_state import FINISHED, JobState, sources
 from service.leader import Leadership
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FINISHED", "JobRunner", "JobState", "JobStore", "run_job", "verdict"]
+__all__ = ["FINISHED", "JobData", "JobRunner", "JobState", "JobStore", "verdict"]
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL,
@@ -33,6 +34,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     created TEXT NOT NULL, updated TEXT NOT NULL
 )
 """
+# What listing and polling read: never the request column (a job from an older server holds its data there).
+STATUS_COLUMNS = "id, name, status, epoch, epochs, train_loss, val_loss, metrics, version, error, created, updated"
 
 
 def _now() -> str:
@@ -40,22 +43,27 @@ def _now() -> str:
 
 
 class JobStore:
-    """Rows in <store>/jobs.sqlite3; WAL so the server reads while a worker writes."""
+    """Rows in <store>/jobs.sqlite3 (WAL, so the server reads while a worker writes); each job's
+    dataset is a file beside it (service/job_data.py), named in the row's request."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.root = path.parent
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute(SCHEMA)
+            db.executescript(SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         db.row_factory = sqlite3.Row
         return db
 
-    def create(self, name: str, request: dict[str, Any], epochs: int) -> str:
+    def create(self, name: str, request: dict[str, Any], epochs: int, data: JobData | None = None) -> str:
+        """Queue a job; its data is written to the store first, so the row only ever names a whole file."""
         job_id = uuid.uuid4().hex[:16]
+        if data is not None:
+            request = {**request, "dataset": job_data.write(self.root, job_id, data)}
         now = _now()
         with self._connect() as db:
             db.execute(
@@ -66,12 +74,20 @@ class JobStore:
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         with self._connect() as db:
-            row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            row = db.execute(f"SELECT {STATUS_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return _row(row) if row else None
+
+    def request(self, job_id: str) -> dict[str, Any]:
+        """What the job was asked to do: name, options and its dataset's file (read by the worker)."""
+        with self._connect() as db:
+            row = db.execute("SELECT request FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise KeyError(job_id)
+        return json.loads(row[0])  # type: ignore[no-any-return]
 
     def list(self, limit: int = 100) -> list[dict[str, Any]]:
         with self._connect() as db:
-            rows = db.execute("SELECT * FROM jobs ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
+            rows = db.execute(f"SELECT {STATUS_COLUMNS} FROM jobs ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
         return [_row(r) for r in rows]
 
     def counts(self) -> dict[str, int]:
@@ -104,14 +120,15 @@ class JobStore:
 
     def next_queued(self) -> dict[str, Any] | None:
         with self._connect() as db:
-            row = db.execute("SELECT * FROM jobs WHERE status = ? ORDER BY created LIMIT 1",
+            row = db.execute(f"SELECT {STATUS_COLUMNS} FROM jobs WHERE status = ? ORDER BY created LIMIT 1",
                              (JobState.QUEUED,)).fetchone()
         return _row(row) if row else None
 
     def request_cancel(self, job_id: str) -> None:
         with self._connect() as db:
             db.execute("UPDATE jobs SET cancel = 1, updated = ? WHERE id = ?", (_now(), job_id))
-        self.move(job_id, JobState.CANCELLED, only_from=JobState.QUEUED, error="cancelled before it started")
+        if self.move(job_id, JobState.CANCELLED, only_from=JobState.QUEUED, error="cancelled before it started"):
+            job_data.remove(self.root, job_id)  # it never runs: its data goes now
 
     def cancel_requested(self, job_id: str) -> bool:
         with self._connect() as db:
@@ -126,11 +143,20 @@ class JobStore:
                 "UPDATE jobs SET status = ?, error = 'the server stopped while the job ran', updated = ? "
                 f"WHERE status IN ({','.join('?' * len(allowed))})", (JobState.INTERRUPTED, _now(), *allowed)).rowcount
 
+    def sweep_datasets(self) -> int:
+        """Remove the dataset files of finished jobs (and old ones no job names); returns how many."""
+        ids = job_data.job_ids(self.root)
+        if not ids:
+            return 0
+        with self._connect() as db:
+            marks = ",".join("?" * len(ids))
+            status = dict(db.execute(f"SELECT id, status FROM jobs WHERE id IN ({marks})", ids).fetchall())
+        return job_data.sweep(self.root, status, frozenset(FINISHED))
+
 
 def _row(row: sqlite3.Row) -> dict[str, Any]:
     job = dict(row)
     job["metrics"] = json.loads(job["metrics"]) if job["metrics"] else None
-    job["request"] = json.loads(job["request"])
     return job
 
 
@@ -149,86 +175,6 @@ def verdict(metrics: dict[str, Any] | None) -> str | None:
         word = "beats" if model > majority else "does NOT beat"
         return f"test accuracy {model:.3f} {word} the majority class ({majority:.3f})"
     return None
-
-
-def run_job(db_path: str, store_path: str, job_id: str, threads: int) -> None:
-    """Entry point of the worker process: train, save the version atomically, record the outcome."""
-    import pandas as pd
-    import torch
-
-    # Ctrl-C reaches the whole process group: the server stops this worker itself, without a traceback.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    from model import store
-    from model.config import ModelConfig, TrainConfig
-    from model.fit import Cancelled, EpochReport
-    from model.train import train
-    from model.windows import read_csv_text
-
-    torch.set_num_threads(threads)
-    os.nice(10)  # training yields the CPU to serving: forecasts keep their latency while a job runs
-    jobs = JobStore(Path(db_path))
-    job = jobs.get(job_id)
-    assert job is not None
-    request = job["request"]
-    parent = os.getppid()
-    options = dict(request["options"])
-    checked = [0.0, False]
-
-    def should_cancel() -> bool:
-        # The database is read at most twice a second; an orphaned worker (server killed) stops too.
-        if os.getppid() != parent:
-            return True
-        now = time.monotonic()
-        if now - checked[0] > 0.5:
-            checked[0], checked[1] = now, jobs.cancel_requested(job_id)
-        return bool(checked[1])
-
-    def progress(report: EpochReport) -> None:
-        jobs.update(job_id, epoch=report.epoch, epochs=report.epochs, train_loss=report.train_loss,
-                    val_loss=report.val_loss)
-
-    try:
-        if "csv" in request:
-            frame = read_csv_text(request["csv"])
-        else:
-            frame = pd.DataFrame(request["data"])
-        config = ModelConfig.from_dict(options)
-        train_config = TrainConfig(**{k: v for k, v in options.items() if k in TrainConfig.__dataclass_fields__})
-        train_config.device = request.get("device", "auto")
-        artifact = train(frame, config, train_config, options.get("time_column"), progress, should_cancel)
-        if os.getppid() != parent or jobs.get(job_id, )["status"] != JobState.RUNNING:  # type: ignore[index]
-            return  # the server restarted meanwhile and marked this job interrupted: publish nothing
-        if options.get("promote") == "if_better":
-            artifact.manifest.metrics["promotion"] = _gate(Path(store_path), request["name"], artifact, frame,
-                                                              options.get("time_column"), train_config)
-        version = store.save_version(Path(store_path), request["name"], artifact)
-        # Still "running": the server marks it succeeded once the version is loaded (or live), so a
-        # client that sees "succeeded" can forecast with it at once.
-        jobs.update(job_id, only_if=JobState.RUNNING, version=version, metrics=json.dumps(artifact.manifest.metrics))
-    except Cancelled:
-        if os.getppid() != parent:  # the server died (kill -9): nothing was published
-            jobs.move(job_id, JobState.INTERRUPTED, error="the server stopped while the job ran")
-        else:
-            jobs.move(job_id, JobState.CANCELLED, only_from=JobState.RUNNING, error="cancelled while training")
-    except Exception as exc:  # noqa: BLE001 - the job row is where the reason goes
-        jobs.move(job_id, JobState.FAILED, only_from=JobState.RUNNING, error=f"{type(exc).__name__}: {exc}")
-
-
-def _gate(root: Path, name: str, artifact: Any, frame: Any, time_column: str | None, train_config: Any) -> Any:
-    """The if_better decision against the version live now (read in the worker: it has the data)."""
-    from model import store
-    from model.artifact import ArtifactError, load_artifact
-    from model.gate import judge
-
-    live_version = store.live_version(root, name) if (root / name).is_dir() else None
-    live = None
-    if live_version is not None:
-        try:
-            live = load_artifact(root / name / live_version)
-        except ArtifactError as exc:
-            log.warning("if_better: the live version %s of %s does not load (%s)", live_version, name, exc)
-    return judge(artifact, live, live_version, frame, time_column, train_config)
 
 
 def _start_without_sigint(process: BaseProcess) -> None:
@@ -286,6 +232,7 @@ class JobRunner:
         interrupted = self.jobs.mark_interrupted()
         if interrupted:
             log.warning("%d training job(s) were interrupted when their server process stopped", interrupted)
+        self.jobs.sweep_datasets()  # the data of jobs that ended while no process led
         log.info("this process (pid %d) runs the training jobs", os.getpid())
 
     async def _loop(self) -> None:
@@ -328,6 +275,7 @@ class JobRunner:
         if job["status"] == JobState.RUNNING:
             await self._settle(job, exitcode)
             job = self.jobs.get(job_id) or job
+        job_data.remove(self.store, job_id)  # finished, whichever way: its data has served
         if job["status"] == JobState.SUCCEEDED:
             log.info("job %s: %s %s succeeded; %s", job_id, job["name"], job["version"], verdict(job["metrics"]))
         else:
@@ -341,7 +289,7 @@ class JobRunner:
                            error=f"the training worker exited with code {exitcode}")
             return
         try:
-            await self.on_success(job)
+            await self.on_success({**job, "request": self.jobs.request(job["id"])})
         except Exception as exc:  # noqa: BLE001 - the saved version does not load: say why
             self.jobs.move(job["id"], JobState.FAILED, only_from=JobState.RUNNING, error=f"saved but not loaded: {exc}")
             return
@@ -352,11 +300,10 @@ class JobRunner:
             job = self.jobs.next_queued()
             if job is None or not self.jobs.move(job["id"], JobState.RUNNING):
                 break
-            job["request"]["device"] = self.device
-            self.jobs.update(job["id"], request=json.dumps(job["request"]))
-            process = self._context.Process(
-                target=run_job, args=(str(self.jobs.path), str(self.store), job["id"], self.threads), daemon=True
-            )
+            from service.worker import run_job  # here: the worker module imports this one
+
+            process = self._context.Process(target=run_job, daemon=True, args=(
+                str(self.jobs.path), str(self.store), job["id"], self.threads, self.device))
             _start_without_sigint(process)
             self.running[job["id"]] = process
             log.info("job %s: training %s started (worker pid %s)", job["id"], job["name"], process.pid)

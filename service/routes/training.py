@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from typing import Annotated, Any
 
 import pandas as pd
@@ -15,7 +16,7 @@ from model.train import check_options
 from model.windows import DataError, prepare_series, read_csv_text, split_windows
 from service.deps import Auth, state
 from service.errors import Problem
-from service.jobs import JobStore, verdict
+from service.jobs import JobData, JobStore, verdict
 from service.schemas import CSV_OPTIONS_EXAMPLE, TRAIN_EXAMPLES, JobStatus, TrainOptions, TrainRequest
 
 router = APIRouter(tags=["training"])
@@ -27,8 +28,7 @@ def job_view(request: Request, job: dict[str, Any]) -> JobStatus:
                      **{k: v for k, v in job.items() if k in JobStatus.model_fields and k not in ("url", "note")})
 
 
-def enqueue(request: Request, name: str, options: TrainOptions, payload: dict[str, Any],
-            frame: pd.DataFrame) -> JobStatus:
+def enqueue(request: Request, name: str, options: TrainOptions, data: JobData, frame: pd.DataFrame) -> JobStatus:
     """Check the data against the options now (422 at once), then queue the job."""
     config = ModelConfig.from_dict(options.model_dump())
     given = options.model_dump()
@@ -41,7 +41,7 @@ def enqueue(request: Request, name: str, options: TrainOptions, payload: dict[st
     except DataError as exc:
         raise Problem(422, str(exc), [{"field": "data", "reason": str(exc)}]) from exc
     app_state = state(request)
-    job_id = app_state.jobs.create(name, {"name": name, "options": options.model_dump(), **payload}, options.epochs)
+    job_id = app_state.jobs.create(name, {"name": name, "options": options.model_dump()}, options.epochs, data)
     app_state.runner.wake()
     return job_view(request, app_state.jobs.get(job_id))
 
@@ -59,7 +59,7 @@ async def train_json(request: Request, body: Annotated[TrainRequest, Body(openap
         raise Problem(422, f"data columns differ in length: {sorted(lengths)}")
     if sum(len(v) for v in body.data.values()) > MAX_JOB_VALUES:
         raise Problem(413, f"training data over {MAX_JOB_VALUES} values")
-    job = enqueue(request, body.name, body.options, {"data": body.data}, pd.DataFrame(body.data))
+    job = enqueue(request, body.name, body.options, JobData("json", json.dumps(body.data)), pd.DataFrame(body.data))
     response.headers["Location"] = job.url
     return job
 
@@ -86,7 +86,7 @@ async def train_csv(
         frame = read_csv_text(text)
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, csv.Error) as exc:
         raise Problem(400, f"malformed CSV: {exc}") from exc
-    job = enqueue(request, name, parsed, {"csv": text}, frame)
+    job = enqueue(request, name, parsed, JobData("csv", text), frame)
     response.headers["Location"] = job.url
     return job
 

@@ -38,6 +38,7 @@ def test_train_poll_forecast_restart(make_client, caplog):
         assert forecast.json()["forecasts"][0]["mean"][0] > 0
         assert client.post("/v1/models/stock/forecast",
                            json={"series": [{"values": DATA["close"][-30:]}]}).status_code == 200
+        assert not list((settings.store / ".datasets").iterdir())  # the job's data went when it ended
     client2, _ = make_client()
     with client2:  # a restart: the trained model is still there and live
         models = {m["name"]: m for m in client2.get("/v1/models").json()}
@@ -300,3 +301,61 @@ def test_a_failure_inside_the_worker_is_logged_and_leaves_no_model_folder(make_c
     assert (settings.store / "huge").exists() == (ended["status"] == "succeeded")
     if ended["status"] == "failed":
         assert any(r.getMessage().startswith(f"job {huge}: huge failed: ") for r in logged)
+
+
+def test_a_job_row_names_its_dataset_file_and_listing_never_reads_it(tmp_path):
+    import json
+    import os
+    import sqlite3
+
+    from service import job_data
+    from service.job_data import JobData
+
+    jobs = JobStore(tmp_path / "jobs.sqlite3")
+    text = json.dumps(DATA)
+    job_id = jobs.create("m", {"name": "m", "options": OPTIONS}, 2, JobData("json", text))
+    path = tmp_path / ".datasets" / f"{job_id}.json"
+    assert path.read_text() == text and [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary
+    request = jobs.request(job_id)
+    assert request == {"name": "m", "options": OPTIONS, "dataset": path.name}
+    assert job_data.read(tmp_path, request)["close"].tolist() == DATA["close"]
+    assert "request" not in jobs.get(job_id) and "request" not in jobs.list()[0]
+    # A row whose request is not even JSON: polling and listing still answer, since they never read it.
+    with sqlite3.connect(tmp_path / "jobs.sqlite3") as db:
+        db.execute("UPDATE jobs SET request = 'not json' WHERE id = ?", (job_id,))
+    assert jobs.get(job_id)["status"] == "queued" and jobs.list()[0]["id"] == job_id
+    # a queued job cancelled never runs: its data goes at once
+    jobs.request_cancel(job_id)
+    assert not path.exists()
+    for bad in ("../jobs.sqlite3", "x.csv"):
+        with pytest.raises(ValueError, match="bad dataset reference"):
+            job_data.read(tmp_path, {"dataset": bad})
+    gone = jobs.create("m", {"name": "m", "options": OPTIONS}, 2, JobData("csv", "a\n1\n"))
+    (tmp_path / ".datasets" / f"{gone}.csv").unlink()
+    with pytest.raises(FileNotFoundError, match="submit the job again"):
+        job_data.read(tmp_path, jobs.request(gone))
+    # the sweep: finished jobs' files, and orphans older than an hour; a queued job's and a new orphan stay
+    queued = jobs.create("m", {"name": "m", "options": OPTIONS}, 2, JobData("csv", "a\n1\n"))
+    done = jobs.create("m", {"name": "m", "options": OPTIONS}, 2, JobData("csv", "a\n1\n"))
+    assert jobs.move(done, JobState.RUNNING) and jobs.move(done, JobState.FAILED, error="x")
+    old, new = (tmp_path / ".datasets" / f"{'0' * 15}{i}.csv" for i in (1, 2))
+    old.write_text("a\n1\n")
+    new.write_text("a\n1\n")
+    os.utime(old, (0, 0))
+    assert jobs.sweep_datasets() == 2
+    assert sorted(p.name for p in (tmp_path / ".datasets").iterdir()) == sorted([f"{queued}.csv", new.name])
+
+
+def test_jobs_queued_by_an_older_server_with_inline_data_still_run(make_client, tmp_path):
+    store = tmp_path / "store"
+    jobs = JobStore(store / "jobs.sqlite3")
+    csv = "date,close\n" + "\n".join(f"{d},{c}" for d, c in zip(DATA["date"], DATA["close"], strict=True))
+    inline = {**OPTIONS, "epochs": 1, "hidden_size": 4}
+    ids = [jobs.create("old-json", {"name": "old-json", "options": inline, "data": DATA}, 1),
+           jobs.create("old-csv", {"name": "old-csv", "options": inline, "csv": csv}, 1)]
+    client, _ = make_client()
+    with client:
+        for job_id in ids:
+            job = wait_for(client, job_id)
+            assert job["status"] == "succeeded" and job["version"] == "v1", job
+
