@@ -32,14 +32,20 @@ CREATE TABLE IF NOT EXISTS jobs (
     train_loss REAL, val_loss REAL, metrics TEXT, version TEXT, error TEXT,
     request TEXT NOT NULL, cancel INTEGER NOT NULL DEFAULT 0,
     created TEXT NOT NULL, updated TEXT NOT NULL
-)
+);
+CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created, id)
 """
 # What listing and polling read: never the request column (a job from an older server holds its data there).
 STATUS_COLUMNS = "id, name, status, epoch, epochs, train_loss, val_loss, metrics, version, error, created, updated"
+MAX_PAGE = 1000
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class UnknownCursor(LookupError):
+    pass
 
 
 class JobStore:
@@ -85,9 +91,18 @@ class JobStore:
             raise KeyError(job_id)
         return json.loads(row[0])  # type: ignore[no-any-return]
 
-    def list(self, limit: int = 100) -> list[dict[str, Any]]:
+    def list(self, limit: int = 100, before: str | None = None) -> list[dict[str, Any]]:
+        """Newest first, at most limit (1..MAX_PAGE); before: a job id, for the jobs created after it
+        was listed last (a cursor stays right while new jobs arrive, where an offset would shift)."""
+        limit = max(1, min(limit, MAX_PAGE))
+        query, args = f"SELECT {STATUS_COLUMNS} FROM jobs", [limit]
         with self._connect() as db:
-            rows = db.execute(f"SELECT {STATUS_COLUMNS} FROM jobs ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
+            if before is not None:
+                cursor = db.execute("SELECT created, id FROM jobs WHERE id = ?", (before,)).fetchone()
+                if cursor is None:
+                    raise UnknownCursor(f"unknown job {before!r} in before=")
+                query, args = query + " WHERE (created, id) < (?, ?)", [*cursor, limit]
+            rows = db.execute(query + " ORDER BY created DESC, id DESC LIMIT ?", args).fetchall()
         return [_row(r) for r in rows]
 
     def counts(self) -> dict[str, int]:

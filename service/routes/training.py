@@ -7,7 +7,7 @@ import json
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, Body, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, Body, File, Form, Query, Request, Response, UploadFile
 from pydantic import ValidationError
 
 from model.config import ModelConfig, TrainConfig
@@ -16,7 +16,7 @@ from model.train import check_options
 from model.windows import DataError, prepare_series, read_csv_text, split_windows
 from service.deps import Auth, state
 from service.errors import Problem
-from service.jobs import JobData, JobStore, verdict
+from service.jobs import MAX_PAGE, JobData, JobStore, UnknownCursor, verdict
 from service.schemas import CSV_OPTIONS_EXAMPLE, TRAIN_EXAMPLES, JobStatus, TrainOptions, TrainRequest
 
 router = APIRouter(tags=["training"])
@@ -91,10 +91,23 @@ async def train_csv(
     return job
 
 
-@router.get("/v1/jobs")
-async def list_jobs(request: Request) -> list[JobStatus]:
-    """The latest 100 training jobs, newest first."""
-    return [job_view(request, j) for j in state(request).jobs.list()]
+@router.get("/v1/jobs", responses={422: {"description": "a limit out of bounds, or an unknown job in before="}})
+async def list_jobs(
+    request: Request, response: Response,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="most jobs in the answer")] = 100,
+    before: Annotated[str | None, Query(max_length=64, description="a job id: only jobs created before it "
+                                        "(the id of the last job of the previous page)")] = None,
+) -> list[JobStatus]:
+    """Training jobs, newest first, `limit` at a time (default 100, at most 1000). A full page carries a
+    `Link: <...?before=ID&limit=N>; rel="next"` header for the next, older page (the jobs after it)."""
+    try:
+        jobs = state(request).jobs.list(limit, before)
+    except UnknownCursor as exc:
+        raise Problem(422, str(exc), [{"field": "before", "reason": str(exc)}]) from exc
+    if len(jobs) == limit:
+        following = request.url.include_query_params(before=jobs[-1]["id"], limit=limit)
+        response.headers["Link"] = f'<{following}>; rel="next"'
+    return [job_view(request, j) for j in jobs]
 
 
 @router.get("/v1/jobs/{job_id}", name="get_job", responses={404: {"description": "unknown job"}})

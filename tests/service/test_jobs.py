@@ -359,3 +359,30 @@ def test_jobs_queued_by_an_older_server_with_inline_data_still_run(make_client, 
             job = wait_for(client, job_id)
             assert job["status"] == "succeeded" and job["version"] == "v1", job
 
+
+def test_job_listing_pages_with_a_limit_and_a_cursor(make_client, tmp_path):
+    jobs = JobStore(tmp_path / "store" / "jobs.sqlite3")
+    made = []
+    for i in range(5):  # finished before the server starts: nothing runs
+        made.append(jobs.create(f"m{i}", {"name": f"m{i}", "options": OPTIONS}, 1))
+        assert jobs.move(made[-1], JobState.RUNNING) and jobs.move(made[-1], JobState.FAILED, error="x")
+    newest_first = [j["id"] for j in jobs.list()]
+    assert sorted(newest_first) == sorted(made) and newest_first[0] == made[-1]
+    client, _ = make_client()
+    with client:
+        everything = client.get("/v1/jobs")
+        assert everything.status_code == 200 and [j["id"] for j in everything.json()] == newest_first
+        assert "link" not in everything.headers  # not a full page: nothing follows
+        seen, url = [], "/v1/jobs?limit=2"
+        while url:
+            page = client.get(url)
+            assert page.status_code == 200 and len(page.json()) <= 2
+            seen += [j["id"] for j in page.json()]
+            link = page.headers.get("link")
+            url = link[link.index("/v1/"):link.index(">")] if link else None
+        assert seen == newest_first
+        assert [j["id"] for j in client.get(f"/v1/jobs?before={newest_first[1]}").json()] == newest_first[2:]
+        for bad in ("limit=0", "limit=1001", "limit=x", "before=nope"):
+            r = client.get(f"/v1/jobs?{bad}")
+            assert r.status_code == 422, bad
+        assert "unknown job 'nope'" in client.get("/v1/jobs?before=nope").json()["detail"]
