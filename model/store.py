@@ -15,8 +15,9 @@ from pathlib import Path
 from model.artifact import Artifact, save_artifact
 
 # The one definition of a model name and a version: the store, the API schemas, the routes and the page
-# read these (the *_REGEX strings for pydantic's and HTML's pattern attributes).
-NAME_REGEX = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+# read these (the *_REGEX strings for pydantic's and HTML's pattern attributes). The - is escaped because
+# browsers compile an HTML pattern with JavaScript's v flag, where a bare - in a class is a syntax error.
+NAME_REGEX = r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$"
 VERSION_REGEX = r"^v[1-9][0-9]{0,8}$"
 NAME_PATTERN = re.compile(NAME_REGEX)
 VERSION_PATTERN = re.compile(VERSION_REGEX)

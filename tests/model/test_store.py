@@ -89,3 +89,17 @@ def test_a_failed_first_save_leaves_no_model_folder_and_a_later_one_keeps_the_ot
     with pytest.raises(ValueError):
         store.save_version(tmp_path, "m", artifact)
     assert store.versions(tmp_path, "m") == ["v1"] and store.live_version(tmp_path, "m") == "v1"
+
+
+def test_the_patterns_work_as_html_pattern_attributes_too():
+    """A browser compiles <input pattern> as ^(?:...)$ with the v flag; an invalid one is silently ignored."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("node"):
+        pytest.skip("node is not installed")
+    script = ("for (const p of process.argv.slice(1)) { const r = new RegExp('^(?:' + p + ')$', 'v');"
+              " console.log(r.test('sf-temps'), r.test('v12'), r.test('../x')) }")
+    out = subprocess.run(["node", "-e", script, store.NAME_REGEX, store.VERSION_REGEX], capture_output=True,
+                         text=True, check=True).stdout.split("\n")
+    assert out[:2] == ["true true false", "false true false"]  # v12 is a fine name too
