@@ -1,4 +1,5 @@
-"""Training jobs: a SQLite job store, one worker process per job, progress, cancel, restart recovery."""
+"""Training jobs: the SQLite job store, and the runner that starts one worker process per job
+(service/worker.py), watches it end, and recovers after a restart."""
 
 from __future__ import annotations
 
