@@ -10,7 +10,6 @@ import shutil
 import sys
 import tempfile
 from dataclasses import fields, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -23,14 +22,11 @@ from model import store
 from model.artifact import Artifact, ArtifactError, load_artifact, save_artifact
 from model.backtest import backtest, format_backtest
 from model.config import ModelConfig, TrainConfig, check_options, options
-from model.datasets import DATASETS
+from model.datasets import DATASETS, PRETRAINED
 from model.evaluate import evaluate_classifier, evaluate_forecaster
 from model.fit import EpochReport
 from model.train import train
 from model.windows import DataError, prepare_series
-
-PRETRAINED = Path(str(resources.files("model").joinpath("pretrained")))
-
 
 # The CLI and `gru-forecast serve` share one store unless told otherwise: a version trained here is
 # served by a running server at once (when it goes live), which is the point of training from here.

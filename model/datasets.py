@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 
 import pandas as pd
 
@@ -69,3 +70,8 @@ DATASETS: dict[str, Dataset] = {
         ),
     ]
 }
+
+# The bundled models: one per dataset above, named after it, its weights in model/pretrained/<name>/v1
+# (written by `gru-forecast rebuild-defaults`). The service seeds exactly these into a new store.
+BUNDLED: tuple[str, ...] = tuple(DATASETS)
+PRETRAINED = Path(str(resources.files("model").joinpath("pretrained")))

@@ -14,8 +14,13 @@ from pathlib import Path
 
 from model.artifact import Artifact, save_artifact
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-VERSION_PATTERN = re.compile(r"^v[1-9][0-9]{0,8}$")
+# The one definition of a model name and a version: the store, the API schemas, the routes and the page
+# read these (the *_REGEX strings for pydantic's and HTML's pattern attributes). The - is escaped because
+# browsers compile an HTML pattern with JavaScript's v flag, where a bare - in a class is a syntax error.
+NAME_REGEX = r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$"
+VERSION_REGEX = r"^v[1-9][0-9]{0,8}$"
+NAME_PATTERN = re.compile(NAME_REGEX)
+VERSION_PATTERN = re.compile(VERSION_REGEX)
 LIVE = "LIVE"
 
 
@@ -96,8 +101,18 @@ def save_version(store: Path, name: str, artifact: Artifact) -> str:
             return version
         except OSError as exc:
             if not (folder / version).exists():
+                _remove_if_empty(folder)
                 raise
             del exc  # a concurrent writer took this number: try the next
+        except BaseException:
+            _remove_if_empty(folder)
+            raise
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """A first save that failed leaves no empty model folder (it would list as a model with no versions)."""
+    with contextlib.suppress(OSError):  # not empty: another version or writer is there
+        folder.rmdir()
 
 
 def delete_version(store: Path, name: str, version: str) -> None:

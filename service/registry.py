@@ -17,7 +17,7 @@ import torch
 
 from model import store
 from model.artifact import Artifact, ArtifactError, Manifest, load_artifact
-from model.cli import PRETRAINED
+from model.datasets import BUNDLED, PRETRAINED
 from model.fit import choose_device
 from model.predictor import Forecasts
 from service.batcher import Batcher, Observer
@@ -55,14 +55,12 @@ class ModelUnavailable(RuntimeError):
     pass
 
 
-def seed_defaults(root: Path, source: Path = PRETRAINED) -> list[str]:
+def seed_defaults(root: Path, source: Path = PRETRAINED, names: tuple[str, ...] = BUNDLED) -> list[str]:
     """Copy each bundled default into the store unless the store already has that name."""
     copied: list[str] = []
-    if not source.is_dir():
-        return copied
-    for folder in sorted(p for p in source.iterdir() if p.is_dir()):
-        if (root / folder.name).exists():
-            continue
+    for folder in (source / name for name in sorted(names)):
+        if not folder.is_dir() or (root / folder.name).exists():
+            continue  # a default not built yet (rebuild-defaults writes it) or already in the store
         staging = root / f".tmp-seed-{folder.name}"
         shutil.rmtree(staging, ignore_errors=True)
         shutil.copytree(folder, staging)
@@ -86,6 +84,9 @@ class Registry:
     live_paths: dict[str, str] = field(default_factory=dict)  # name -> its LIVE file (the per-request stat)
     chunk: int = 0  # windows per forward pass, 0 = the device's best (model/predictor.py DEVICE_CHUNK)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)  # one load or promotion per model at a time
+    catalog: tuple[tuple[str, int], ...] | None = None  # the store's model folders and mtimes when last followed
+    follow_every_s: float = 0.5  # how often each worker looks for models added or removed by another process
+    follower: asyncio.Task[None] | None = None
 
     @classmethod
     def create(cls, root: Path, device: str, torch_threads: int, chunk: int = 0, **batch_options: Any) -> Registry:
@@ -105,6 +106,53 @@ class Registry:
     async def load_all(self) -> None:
         for name in self.names():
             await self._load_live(name)
+        self.catalog = self._catalog_stamp()
+        if self.follower is None and self.follow_every_s > 0:
+            self.follower = asyncio.get_running_loop().create_task(self._follow_loop())
+
+    def known(self) -> list[str]:
+        """The models this worker knows: serving, or unavailable with a reason."""
+        return sorted(set(self.models) | set(self.errors))
+
+    def _catalog_stamp(self) -> tuple[tuple[str, int], ...]:
+        """Each model folder with its mtime: a new or deleted folder, version or LIVE record changes it."""
+        try:
+            with os.scandir(self.root) as entries:
+                return tuple(sorted((e.name, e.stat().st_mtime_ns) for e in entries
+                                    if store.NAME_PATTERN.match(e.name) and e.is_dir()))
+        except OSError:
+            return ()
+
+    async def follow_catalog(self) -> None:
+        """Serve every model the store has, and none it no longer has, whoever changed it: another
+        worker's job, the CLI, a deletion. A directory scan, skipped while no model folder changed."""
+        stamp = self._catalog_stamp()
+        if stamp == self.catalog:
+            return
+        present = set(self.names())
+        for name in sorted(present):
+            await self.follow_store(name)  # a new model loads; a known one costs one stat
+        for name in set(self.known()) - present:
+            self._drop(name)
+        self.catalog = stamp
+
+    async def _follow_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.follow_every_s)
+            try:
+                await self.follow_catalog()
+            except Exception:  # noqa: BLE001 - keep following; the log says why
+                log.exception("following the model store failed")
+
+    def _drop(self, name: str) -> None:
+        """A model gone from the store (deleted by any process): stop serving it here too."""
+        log.info("model %s: no longer in the store, not served", name)
+        gone = [self.models.pop(name, None)] + [self.pinned.pop(key) for key in list(self.pinned) if key[0] == name]
+        for table in (self.errors, self.stamps, self.live_paths):
+            table.pop(name, None)
+        for loaded in gone:
+            if loaded is not None:
+                asyncio.get_running_loop().create_task(loaded.batcher.close())
 
     async def _load_live(self, name: str) -> None:
         """Serve what LIVE names (writing the record if the store lacks it)."""
@@ -183,11 +231,13 @@ class Registry:
             return self.models[name]
         if name in self.errors:
             raise ModelUnavailable(f"model {name!r} is unavailable: {self.errors[name]}")
-        raise UnknownModel(f"unknown model {name!r}; known: {sorted(self.models)}")
+        raise UnknownModel(f"unknown model {name!r}; known: {self.known()}")
 
     async def get_version(self, name: str, version: str | None) -> LoadedModel:
         """The live version, or another one loaded on demand (a few are kept, oldest dropped first)."""
         await self.follow_store(name)
+        if name not in self.models and name not in self.errors:
+            await self.follow_catalog()  # a 404 names what the store has now, in every worker
         live = self.get(name)
         if version is None or version == live.version:
             return live
@@ -250,6 +300,8 @@ class Registry:
             asyncio.get_running_loop().create_task(previous.batcher.close())
 
     async def close(self) -> None:
+        if self.follower is not None:
+            self.follower.cancel()
         await asyncio.gather(*(m.batcher.close() for m in [*self.models.values(), *self.pinned.values()]))
         self.executor.shutdown(wait=True)
 

@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from model.config import Option, options
+from model.store import NAME_REGEX, VERSION_REGEX
 from model.windows import DataError, normalize_frequency
+from service.job_state import JobState
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
-Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", description="letters, digits, - and _")]
+Name = Annotated[str, Field(pattern=NAME_REGEX, description="letters, digits, - and _")]
 
 
 class SeriesInput(BaseModel):
@@ -162,7 +164,7 @@ class JobStatus(BaseModel):
     id: str
     url: str
     name: str
-    status: Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
+    status: JobState
     epoch: int
     epochs: int
     train_loss: float | None
@@ -198,7 +200,7 @@ class ModelCard(ModelSummary):
 
 class PromoteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: Annotated[str, Field(pattern=r"^v[1-9][0-9]{0,8}$")]
+    version: Annotated[str, Field(pattern=VERSION_REGEX)]
 
 
 def _ramp(start: float, step: float, n: int) -> list[float]:

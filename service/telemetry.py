@@ -30,8 +30,9 @@ class Telemetry:
                                     registry=r, buckets=(1e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.5, 1))
         self.compute = Histogram("gru_compute_seconds", "forward pass time per batch", ["model"], registry=r,
                                  buckets=(1e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.5, 1))
-        # Gauges across processes: queues add up over the live workers, models loaded is the most any
-        # worker has, job counts come from the one database (whoever set them last is right).
+        # Gauges across processes: queues add up over the live workers; job counts come from the one
+        # database (whoever set them last is right); models loaded is livemax, not a sum: every worker
+        # serves the store's models (the registry follows the store), so the largest count is the service's.
         self.queue_depth = Gauge("gru_queue_depth", "series waiting", ["model"], registry=r,
                                  multiprocess_mode="livesum")
         self.jobs = Gauge("gru_jobs", "training jobs by status", ["status"], registry=r, multiprocess_mode="mostrecent")

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Body, Query, Request, Response
 
+from model.store import VERSION_REGEX
 from model.windows import Series
 from service.deps import get_model, state, submit
 from service.errors import Problem
@@ -31,7 +32,7 @@ from service.schemas import (
 from service.settings import Settings
 
 router = APIRouter(tags=["forecast"])
-Version = Annotated[str | None, Query(pattern=r"^v[1-9][0-9]{0,8}$", description="default: live")]
+Version = Annotated[str | None, Query(pattern=VERSION_REGEX, description="default: live")]
 
 
 @router.post("/v1/models/{name}/forecast", response_model=ForecastResponse,

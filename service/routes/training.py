@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import csv
+import json
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, Body, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, Body, File, Form, Query, Request, Response, UploadFile
 from pydantic import ValidationError
 
 from model.config import check_options, split_options
+from model.store import NAME_REGEX
 from model.windows import DataError, prepare_series, read_csv_text, split_windows
 from service.deps import Auth, state
 from service.errors import Problem
-from service.jobs import JobStore, verdict
+from service.jobs import MAX_PAGE, JobData, JobStore, UnknownCursor, verdict
 from service.schemas import CSV_OPTIONS_EXAMPLE, TRAIN_EXAMPLES, JobStatus, TrainOptions, TrainRequest
 
 router = APIRouter(tags=["training"])
@@ -25,8 +27,7 @@ def job_view(request: Request, job: dict[str, Any]) -> JobStatus:
                      **{k: v for k, v in job.items() if k in JobStatus.model_fields and k not in ("url", "note")})
 
 
-def enqueue(request: Request, name: str, options: TrainOptions, payload: dict[str, Any],
-            frame: pd.DataFrame) -> JobStatus:
+def enqueue(request: Request, name: str, options: TrainOptions, data: JobData, frame: pd.DataFrame) -> JobStatus:
     """Check the data against the options now (422 at once), then queue the job."""
     given = options.model_dump()
     config, train_config = split_options(given)
@@ -38,7 +39,7 @@ def enqueue(request: Request, name: str, options: TrainOptions, payload: dict[st
     except DataError as exc:
         raise Problem(422, str(exc), [{"field": "data", "reason": str(exc)}]) from exc
     app_state = state(request)
-    job_id = app_state.jobs.create(name, {"name": name, "options": given, **payload}, train_config.epochs)
+    job_id = app_state.jobs.create(name, {"name": name, "options": given}, train_config.epochs, data)
     app_state.runner.wake()
     return job_view(request, app_state.jobs.get(job_id))
 
@@ -56,7 +57,7 @@ async def train_json(request: Request, body: Annotated[TrainRequest, Body(openap
         raise Problem(422, f"data columns differ in length: {sorted(lengths)}")
     if sum(len(v) for v in body.data.values()) > MAX_JOB_VALUES:
         raise Problem(413, f"training data over {MAX_JOB_VALUES} values")
-    job = enqueue(request, body.name, body.options, {"data": body.data}, pd.DataFrame(body.data))
+    job = enqueue(request, body.name, body.options, JobData("json", json.dumps(body.data)), pd.DataFrame(body.data))
     response.headers["Location"] = job.url
     return job
 
@@ -81,7 +82,7 @@ def _refuse_unknown_fields(form: Any) -> None:
 async def train_csv(
     request: Request, response: Response,
     file: Annotated[UploadFile, File(description="CSV with a header row")],
-    name: Annotated[str, Form(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")],
+    name: Annotated[str, Form(pattern=NAME_REGEX)],
     options: Annotated[str, Form(description="TrainOptions as JSON", examples=[CSV_OPTIONS_EXAMPLE])] = "{}",
 ) -> JobStatus:
     """Train a new version from an uploaded CSV (header row; comma, semicolon or tab; a BOM is fine;
@@ -99,15 +100,28 @@ async def train_csv(
         frame = read_csv_text(text)
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, csv.Error) as exc:
         raise Problem(400, f"malformed CSV: {exc}") from exc
-    job = enqueue(request, name, parsed, {"csv": text}, frame)
+    job = enqueue(request, name, parsed, JobData("csv", text), frame)
     response.headers["Location"] = job.url
     return job
 
 
-@router.get("/v1/jobs")
-async def list_jobs(request: Request) -> list[JobStatus]:
-    """The latest 100 training jobs, newest first."""
-    return [job_view(request, j) for j in state(request).jobs.list()]
+@router.get("/v1/jobs", responses={422: {"description": "a limit out of bounds, or an unknown job in before="}})
+async def list_jobs(
+    request: Request, response: Response,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="most jobs in the answer")] = 100,
+    before: Annotated[str | None, Query(max_length=64, description="a job id: only jobs created before it "
+                                        "(the id of the last job of the previous page)")] = None,
+) -> list[JobStatus]:
+    """Training jobs, newest first, `limit` at a time (default 100, at most 1000). A full page carries a
+    `Link: <...?before=ID&limit=N>; rel="next"` header for the next, older page (the jobs after it)."""
+    try:
+        jobs = state(request).jobs.list(limit, before)
+    except UnknownCursor as exc:
+        raise Problem(422, str(exc), [{"field": "before", "reason": str(exc)}]) from exc
+    if len(jobs) == limit:
+        following = request.url.include_query_params(before=jobs[-1]["id"], limit=limit)
+        response.headers["Link"] = f'<{following}>; rel="next"'
+    return [job_view(request, j) for j in jobs]
 
 
 @router.get("/v1/jobs/{job_id}", name="get_job", responses={404: {"description": "unknown job"}})

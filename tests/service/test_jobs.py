@@ -5,7 +5,7 @@ import time
 import pytest
 
 from model.datasets import DATASETS
-from service.jobs import JobStore
+from service.jobs import JobState, JobStore
 from tests.service.conftest import wait_for_job
 
 FRAME = DATASETS["stock"].load().iloc[:400]
@@ -38,6 +38,7 @@ def test_train_poll_forecast_restart(make_client, caplog):
         assert forecast.json()["forecasts"][0]["mean"][0] > 0
         assert client.post("/v1/models/stock/forecast",
                            json={"series": [{"values": DATA["close"][-30:]}]}).status_code == 200
+        assert not list((settings.store / ".datasets").iterdir())  # the job's data went when it ended
     client2, _ = make_client()
     with client2:  # a restart: the trained model is still there and live
         models = {m["name"]: m for m in client2.get("/v1/models").json()}
@@ -114,7 +115,7 @@ def test_a_job_running_at_restart_shows_as_interrupted(make_client, tmp_path):
     store = tmp_path / "store"
     jobs = JobStore(store / "jobs.sqlite3")
     job_id = jobs.create("ghost", {"name": "ghost", "options": OPTIONS, "data": DATA}, 2)
-    jobs.update(job_id, status="running")
+    jobs.move(job_id, JobState.RUNNING)
     (store / "ghost" / ".tmp-v1-half").mkdir(parents=True)  # what a kill mid-save leaves
     client, _ = make_client()
     with client:
@@ -241,3 +242,147 @@ def test_a_version_written_by_another_process_is_served_without_a_restart(make_c
         while client.post("/v1/models/from-cli/forecast", json=body).json()["version"] != "v2":
             assert clock.monotonic() < deadline
             clock.sleep(0.2)
+
+
+def test_the_transition_table_is_pinned_and_an_illegal_move_is_refused(tmp_path):
+    from service.job_state import FINISHED, TRANSITIONS, IllegalTransition, check_move
+    from service.schemas import JobStatus
+
+    q, r, s, f, c, i = (JobState(v) for v in ("queued", "running", "succeeded", "failed", "cancelled",
+                                                  "interrupted"))
+    assert TRANSITIONS == {q: {r, c, f}, r: {s, f, c, i}, s: set(), f: set(), c: set(), i: set()}
+    assert FINISHED == {s, f, c, i}
+    assert JobStatus.model_fields["status"].annotation is JobState
+    with pytest.raises(IllegalTransition, match="a succeeded job cannot become running"):
+        check_move(s, r)
+    jobs = JobStore(tmp_path / "jobs.sqlite3")
+    job_id = jobs.create("m", {"name": "m", "options": {}}, 1)
+    assert not jobs.move(job_id, JobState.SUCCEEDED)  # queued -> succeeded skips running: refused
+    assert not jobs.move(job_id, JobState.INTERRUPTED)
+    assert jobs.get(job_id)["status"] == "queued"
+    assert jobs.move(job_id, JobState.RUNNING) and not jobs.move(job_id, JobState.RUNNING)
+    assert jobs.move(job_id, JobState.SUCCEEDED)
+    for target in set(JobState) - {q}:  # finished: nothing moves it again, not even a late cancel
+        assert not jobs.move(job_id, target)
+    with pytest.raises(IllegalTransition, match="no job ever moves to 'queued'"):
+        jobs.move(job_id, q)
+    jobs.request_cancel(job_id)
+    assert jobs.get(job_id)["status"] == "succeeded"
+    with pytest.raises(AssertionError, match="move"):
+        jobs.update(job_id, status="running")
+
+
+def test_a_failure_inside_the_worker_is_logged_and_leaves_no_model_folder(make_client, caplog):
+    """The worker marks its own failures; the runner still logs each one, with the job id and the error."""
+    caplog.set_level("INFO", logger="service.jobs")
+    client, settings = make_client()
+    with client:
+        jobs: JobStore = client.app.state.jobs
+        # Both bypass the API's checks, as a job queued by an older server may: they fail in the worker.
+        unknown = jobs.create("no-column", {"name": "no-column", "data": DATA,
+                                            "options": {**OPTIONS, "targets": ["nope"]}}, 2)
+        huge = jobs.create("huge", {"name": "huge", "data": {"close": [v * 1e28 for v in DATA["close"]]},
+                                    "options": {**OPTIONS, "time_column": None, "frequency": None}}, 2)
+        client.app.state.runner.wake()
+        failed = wait_for(client, unknown)
+        assert failed["status"] == "failed" and "nope" in failed["error"]
+        ended = wait_for(client, huge)
+        assert ended["status"] in ("failed", "succeeded")
+        deadline = time.monotonic() + 30  # the worker marks the row, then exits; the runner logs after
+        while not all(any(r.getMessage().startswith(f"job {j}: ") and r.levelname in ("ERROR", "INFO")
+                          and "started" not in r.getMessage() for r in caplog.records) for j in (unknown, huge)):
+            assert time.monotonic() < deadline, [r.getMessage() for r in caplog.records]
+            time.sleep(0.1)
+    logged = [r for r in caplog.records if r.name == "service.jobs"]
+    line = f"job {unknown}: no-column failed: {failed['error']}"
+    assert any(r.getMessage() == line and r.levelname == "ERROR" for r in logged), [r.getMessage() for r in logged]
+    assert not (settings.store / "no-column").exists()
+    # 1e28 overflowed the metrics to inf (a manifest JSON cannot hold): no empty folder either way
+    assert (settings.store / "huge").exists() == (ended["status"] == "succeeded")
+    if ended["status"] == "failed":
+        assert any(r.getMessage().startswith(f"job {huge}: huge failed: ") for r in logged)
+
+
+def test_a_job_row_names_its_dataset_file_and_listing_never_reads_it(tmp_path):
+    import json
+    import os
+    import sqlite3
+
+    from service import job_data
+    from service.job_data import JobData
+
+    jobs = JobStore(tmp_path / "jobs.sqlite3")
+    text = json.dumps(DATA)
+    job_id = jobs.create("m", {"name": "m", "options": OPTIONS}, 2, JobData("json", text))
+    path = tmp_path / ".datasets" / f"{job_id}.json"
+    assert path.read_text() == text and [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary
+    request = jobs.request(job_id)
+    assert request == {"name": "m", "options": OPTIONS, "dataset": path.name}
+    assert job_data.read(tmp_path, request)["close"].tolist() == DATA["close"]
+    assert "request" not in jobs.get(job_id) and "request" not in jobs.list()[0]
+    # A row whose request is not even JSON: polling and listing still answer, since they never read it.
+    with sqlite3.connect(tmp_path / "jobs.sqlite3") as db:
+        db.execute("UPDATE jobs SET request = 'not json' WHERE id = ?", (job_id,))
+    assert jobs.get(job_id)["status"] == "queued" and jobs.list()[0]["id"] == job_id
+    # a queued job cancelled never runs: its data goes at once
+    jobs.request_cancel(job_id)
+    assert not path.exists()
+    for bad in ("../jobs.sqlite3", "x.csv"):
+        with pytest.raises(ValueError, match="bad dataset reference"):
+            job_data.read(tmp_path, {"dataset": bad})
+    gone = jobs.create("m", {"name": "m", "options": OPTIONS}, 2, JobData("csv", "a\n1\n"))
+    (tmp_path / ".datasets" / f"{gone}.csv").unlink()
+    with pytest.raises(FileNotFoundError, match="submit the job again"):
+        job_data.read(tmp_path, jobs.request(gone))
+    # the sweep: finished jobs' files, and orphans older than an hour; a queued job's and a new orphan stay
+    queued = jobs.create("m", {"name": "m", "options": OPTIONS}, 2, JobData("csv", "a\n1\n"))
+    done = jobs.create("m", {"name": "m", "options": OPTIONS}, 2, JobData("csv", "a\n1\n"))
+    assert jobs.move(done, JobState.RUNNING) and jobs.move(done, JobState.FAILED, error="x")
+    old, new = (tmp_path / ".datasets" / f"{'0' * 15}{i}.csv" for i in (1, 2))
+    old.write_text("a\n1\n")
+    new.write_text("a\n1\n")
+    os.utime(old, (0, 0))
+    assert jobs.sweep_datasets() == 2
+    assert sorted(p.name for p in (tmp_path / ".datasets").iterdir()) == sorted([f"{queued}.csv", new.name])
+
+
+def test_jobs_queued_by_an_older_server_with_inline_data_still_run(make_client, tmp_path):
+    store = tmp_path / "store"
+    jobs = JobStore(store / "jobs.sqlite3")
+    csv = "date,close\n" + "\n".join(f"{d},{c}" for d, c in zip(DATA["date"], DATA["close"], strict=True))
+    inline = {**OPTIONS, "epochs": 1, "hidden_size": 4}
+    ids = [jobs.create("old-json", {"name": "old-json", "options": inline, "data": DATA}, 1),
+           jobs.create("old-csv", {"name": "old-csv", "options": inline, "csv": csv}, 1)]
+    client, _ = make_client()
+    with client:
+        for job_id in ids:
+            job = wait_for(client, job_id)
+            assert job["status"] == "succeeded" and job["version"] == "v1", job
+
+
+def test_job_listing_pages_with_a_limit_and_a_cursor(make_client, tmp_path):
+    jobs = JobStore(tmp_path / "store" / "jobs.sqlite3")
+    made = []
+    for i in range(5):  # finished before the server starts: nothing runs
+        made.append(jobs.create(f"m{i}", {"name": f"m{i}", "options": OPTIONS}, 1))
+        assert jobs.move(made[-1], JobState.RUNNING) and jobs.move(made[-1], JobState.FAILED, error="x")
+    newest_first = [j["id"] for j in jobs.list()]
+    assert sorted(newest_first) == sorted(made) and newest_first[0] == made[-1]
+    client, _ = make_client()
+    with client:
+        everything = client.get("/v1/jobs")
+        assert everything.status_code == 200 and [j["id"] for j in everything.json()] == newest_first
+        assert "link" not in everything.headers  # not a full page: nothing follows
+        seen, url = [], "/v1/jobs?limit=2"
+        while url:
+            page = client.get(url)
+            assert page.status_code == 200 and len(page.json()) <= 2
+            seen += [j["id"] for j in page.json()]
+            link = page.headers.get("link")
+            url = link[link.index("/v1/"):link.index(">")] if link else None
+        assert seen == newest_first
+        assert [j["id"] for j in client.get(f"/v1/jobs?before={newest_first[1]}").json()] == newest_first[2:]
+        for bad in ("limit=0", "limit=1001", "limit=x", "before=nope"):
+            r = client.get(f"/v1/jobs?{bad}")
+            assert r.status_code == 422, bad
+        assert "unknown job 'nope'" in client.get("/v1/jobs?before=nope").json()["detail"]
