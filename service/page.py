@@ -137,7 +137,7 @@ def render_page(registry: Registry, title: str, names: list[str]) -> str:
   <div class="row">
     <label>CSV file<input id="train-file" type="file" accept=".csv,text/csv" required></label>
     <label>model name<input id="train-name" value="my-model" required
-      pattern="{escape(store.NAME_PATTERN.pattern.strip("^$"))}"></label>
+      pattern="{escape(store.NAME_REGEX.strip("^$"))}"></label>
     <label>target column<input id="train-target" value="value" required></label>
     <label>time column (optional)<input id="train-time" size="10"></label>
     <label>frequency (optional: D, h, B...)<input id="train-frequency" size="6"></label>

@@ -133,7 +133,8 @@ class Registry:
         for name in sorted(present):
             await self.follow_store(name)  # a new model loads; a known one costs one stat
         for name in set(self.known()) - present:
-            self._drop(name)
+            log.info("model %s: no longer in the store, not served", name)
+            self.drop(name)
         self.catalog = stamp
 
     async def _follow_loop(self) -> None:
@@ -143,16 +144,6 @@ class Registry:
                 await self.follow_catalog()
             except Exception:  # noqa: BLE001 - keep following; the log says why
                 log.exception("following the model store failed")
-
-    def _drop(self, name: str) -> None:
-        """A model gone from the store (deleted by any process): stop serving it here too."""
-        log.info("model %s: no longer in the store, not served", name)
-        gone = [self.models.pop(name, None)] + [self.pinned.pop(key) for key in list(self.pinned) if key[0] == name]
-        for table in (self.errors, self.stamps, self.live_paths):
-            table.pop(name, None)
-        for loaded in gone:
-            if loaded is not None:
-                asyncio.get_running_loop().create_task(loaded.batcher.close())
 
     async def _load_live(self, name: str) -> None:
         """Serve what LIVE names (writing the record if the store lacks it)."""
@@ -313,7 +304,7 @@ class Registry:
 
     def drop(self, name: str) -> None:
         """Forget a model that left the store: live and pinned versions stop, their batchers finish
-        what they have queued. Other workers keep serving it until follow_store learns to call this."""
+        what they have queued. Other workers do the same on their next follow_catalog."""
         loaded = [self.models.pop(name, None), *(self.pinned.pop(key) for key in
                                                   [k for k in self.pinned if k[0] == name])]
         for model in loaded:

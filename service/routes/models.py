@@ -31,9 +31,8 @@ def summary(registry: Registry, name: str) -> dict[str, Any]:
 async def current_names(registry: Registry) -> list[str]:
     """The models in the store now, each serving what LIVE says now: the list and the page at / agree
     with the store whichever worker answers (one stat per model)."""
+    await registry.follow_catalog()  # models added or deleted by another worker, a job, the CLI or by hand
     names = set(registry.names())
-    for gone in (set(registry.models) | set(registry.errors)) - names:
-        registry.drop(gone)  # deleted by another worker or by hand
     for name in sorted(names):  # what another worker, a job or the CLI made live since
         await registry.follow_store(name)
     return sorted(names)
