@@ -185,7 +185,9 @@ def verdict(metrics: dict[str, Any] | None) -> str | None:
         baselines = {k: metrics[k]["mase"] for k in ("naive", "seasonal_naive") if k in metrics}
         best = min(baselines, key=baselines.__getitem__)
         word = "beats" if model < baselines[best] else "does NOT beat"
-        return f"test MASE {model:.4g} {word} {best.replace('_', ' ')} ({baselines[best]:.4g})"
+        line = f"test MASE {model:.4g} {word} {best.replace('_', ' ')} ({baselines[best]:.4g})"
+        warning = metrics.get("coverage_warning")  # bands that missed their coverage: said beside the score
+        return f"{line}; {warning}" if warning else line
     if "accuracy" in metrics["model"] and "majority" in metrics:
         model, majority = metrics["model"]["accuracy"], metrics["majority"]["accuracy"]
         word = "beats" if model > majority else "does NOT beat"

@@ -386,3 +386,14 @@ def test_job_listing_pages_with_a_limit_and_a_cursor(make_client, tmp_path):
             r = client.get(f"/v1/jobs?{bad}")
             assert r.status_code == 422, bad
         assert "unknown job 'nope'" in client.get("/v1/jobs?before=nope").json()["detail"]
+
+
+def test_a_jobs_note_carries_the_coverage_warning_of_its_version():
+    from service.jobs import verdict
+
+    metrics = {"model": {"mase": 1.2}, "naive": {"mase": 1.5}, "coverage": {"80": 0.024}, "windows": 7,
+               "coverage_warning": "intervals are off nominal on the test part (80% bands cover 0.02)"}
+    assert verdict(metrics) == ("test MASE 1.2 beats naive (1.5); intervals are off nominal on the test part "
+                                "(80% bands cover 0.02)")
+    del metrics["coverage_warning"]
+    assert verdict(metrics) == "test MASE 1.2 beats naive (1.5)"
