@@ -92,6 +92,13 @@ class JobStore:
             raise KeyError(job_id)
         return json.loads(row[0])  # type: ignore[no-any-return]
 
+    def active(self, name: str) -> list[str]:
+        """The ids of a model's jobs that are queued or running (any age: not only the last page)."""
+        with self._connect() as db:
+            rows = db.execute("SELECT id FROM jobs WHERE name = ? AND status IN (?, ?) ORDER BY created",
+                              (name, JobState.QUEUED, JobState.RUNNING)).fetchall()
+        return [row[0] for row in rows]
+
     def list(self, limit: int = 100, before: str | None = None) -> list[dict[str, Any]]:
         """Newest first, at most limit (1..MAX_PAGE); before: a job id, for the jobs created after it
         was listed last (a cursor stays right while new jobs arrive, where an offset would shift)."""

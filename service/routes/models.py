@@ -107,8 +107,7 @@ async def delete_model(request: Request, name: str) -> Response:
     registry: Registry = app_state.registry
     if not store.NAME_PATTERN.match(name) or not store.versions(registry.root, name):
         raise Problem(404, f"unknown model {name!r}")
-    active = [job["id"] for job in app_state.jobs.list() if job["name"] == name
-              and job["status"] in ("queued", "running")]
+    active = app_state.jobs.active(name)
     if active:
         raise Problem(409, f"model {name!r} has a training job queued or running ({', '.join(active)}): "
                       "cancel it first (POST /v1/jobs/{id}/cancel)")

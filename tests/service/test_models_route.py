@@ -6,6 +6,7 @@ import shutil
 import pytest
 
 from model import store
+from service.job_state import JobState
 from service.registry import Registry
 from tests.service.conftest import copy_pretrained
 from tests.service.test_api import stock_body
@@ -57,9 +58,9 @@ def test_a_model_with_a_job_queued_or_running_is_not_deleted(client):
     job_id = jobs.create("stock", {"name": "stock", "options": {}}, 1)
     response = client.delete("/v1/models/stock")
     assert response.status_code == 409 and job_id in response.json()["detail"] and "cancel" in response.json()["detail"]
-    jobs.update(job_id, status="running")
+    jobs.move(job_id, JobState.RUNNING)
     assert client.delete("/v1/models/stock").status_code == 409
-    jobs.update(job_id, status="failed")
+    jobs.move(job_id, JobState.FAILED)
     assert client.delete("/v1/models/stock").status_code == 204
 
 
