@@ -56,6 +56,43 @@ def window_forecasts(predictor: Predictor, series: Series, starts: slice | None 
                            guarded)
 
 
+@dataclass(frozen=True)
+class ForecastMetrics:
+    """A forecaster's scores on a part: the manifest's `metrics`, defined and serialized here alone."""
+
+    windows: int
+    mase_scale: list[float]  # the in-sample naive error each target's MASE divides by
+    systems: dict[str, dict[str, float]]  # "model", "naive", "seasonal_naive" (a backtest adds more) -> scores
+    guarded: int | None = None  # windows the guard kept from the GRU
+    coverage: dict[str, float] | None = None  # level -> share of actual values inside the model's band
+    coverage_warning: str | None = None  # set by training where coverage is off nominal (coverage_warning)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"windows": self.windows, "mase_scale": self.mase_scale, **self.systems}
+        if self.guarded is not None:
+            out["guarded"] = self.guarded
+        if self.coverage is not None:
+            out["coverage"] = self.coverage
+        if self.coverage_warning:
+            out["coverage_warning"] = self.coverage_warning
+        return out
+
+
+@dataclass(frozen=True)
+class ClassifierMetrics:
+    """A classifier's scores on a part beside the majority class: the manifest's `metrics`."""
+
+    windows: int
+    classes: list[str]
+    model: dict[str, float]  # accuracy, macro_f1, perplexity
+    majority: dict[str, float]
+    confusion_matrix: list[list[int]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"windows": self.windows, "classes": self.classes, "model": self.model, "majority": self.majority,
+                "confusion_matrix": self.confusion_matrix}
+
+
 def evaluate_forecaster(
     predictor: Predictor, series: Series, mase_scale: np.ndarray, starts: slice | None = None, batch: int = 1024,
     stride: int = 1,
@@ -65,16 +102,19 @@ def evaluate_forecaster(
 
 
 def score(test: WindowForecasts, mase_scale: np.ndarray) -> dict[str, Any]:
+    """forecast_metrics, serialized."""
+    return forecast_metrics(test, mase_scale).to_dict()
+
+
+def forecast_metrics(test: WindowForecasts, mase_scale: np.ndarray) -> ForecastMetrics:
     """Each system's metrics, and the share of actual values inside the model's bands."""
-    result: dict[str, Any] = {"windows": len(test.actual),
-                              "mase_scale": [float(v) for v in np.atleast_1d(mase_scale)]}
-    for system, forecast in test.forecasts.items():
-        result[system] = metrics.regression_metrics(test.actual, forecast, mase_scale)
-    if test.guarded is not None:
-        result["guarded"] = int(test.guarded.sum())
-    if test.half_widths:
-        result["coverage"] = {str(level): float(inside.mean()) for level, inside in inside_bands(test).items()}
-    return result
+    return ForecastMetrics(
+        windows=len(test.actual), mase_scale=[float(v) for v in np.atleast_1d(mase_scale)],
+        systems={system: metrics.regression_metrics(test.actual, forecast, mase_scale)
+                 for system, forecast in test.forecasts.items()},
+        guarded=int(test.guarded.sum()) if test.guarded is not None else None,
+        coverage={str(level): float(inside.mean()) for level, inside in inside_bands(test).items()}
+        if test.half_widths else None)
 
 
 def inside_bands(test: WindowForecasts) -> dict[int, np.ndarray]:
@@ -95,27 +135,28 @@ def class_windows(series: Series, input_size: int, starts: slice | None = None) 
 def evaluate_classifier(
     predictor: Predictor, series: Series, class_prior: np.ndarray, starts: slice | None = None
 ) -> dict[str, Any]:
+    """classifier_metrics, serialized."""
+    return classifier_metrics(predictor, series, class_prior, starts).to_dict()
+
+
+def classifier_metrics(
+    predictor: Predictor, series: Series, class_prior: np.ndarray, starts: slice | None = None
+) -> ClassifierMetrics:
     n_classes = len(predictor.config.classes)
     x, labels = class_windows(series, predictor.config.input_size, starts)
     probabilities = predictor.classify(x)
     predicted = probabilities.argmax(axis=1)
     majority = np.full_like(labels, int(np.argmax(class_prior)))
     prior = np.broadcast_to(class_prior, probabilities.shape)
-    return {
-        "windows": len(x),
-        "classes": predictor.config.classes,
-        "model": {
-            "accuracy": metrics.accuracy(labels, predicted),
-            "macro_f1": metrics.macro_f1(labels, predicted, n_classes),
-            "perplexity": metrics.perplexity(probabilities, labels),
-        },
-        "majority": {
-            "accuracy": metrics.accuracy(labels, majority),
-            "macro_f1": metrics.macro_f1(labels, majority, n_classes),
-            "perplexity": metrics.perplexity(prior, labels),
-        },
-        "confusion_matrix": metrics.confusion_matrix(labels, predicted, n_classes).tolist(),
-    }
+
+    def scores(predicted: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
+        return {"accuracy": metrics.accuracy(labels, predicted), "macro_f1": metrics.macro_f1(labels, predicted,
+                                                                                               n_classes),
+                "perplexity": metrics.perplexity(probabilities, labels)}
+
+    return ClassifierMetrics(len(x), predictor.config.classes, scores(predicted, probabilities),
+                             scores(majority, prior),
+                             metrics.confusion_matrix(labels, predicted, n_classes).tolist())
 
 
 def coverage_warning(metrics: dict[str, Any], horizon: int = 1) -> str | None:

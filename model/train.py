@@ -18,7 +18,7 @@ from model.choice import Choice, choose
 from model.classifier import train_classifier
 from model.config import ModelConfig, TrainConfig, check_options
 from model.decisions import CalendarDecision, ValidationRecord, classifier_choice, forecaster_choice
-from model.evaluate import coverage_warning, evaluate_classifier, evaluate_forecaster
+from model.evaluate import classifier_metrics, coverage_warning, forecast_metrics, window_forecasts
 from model.fit import CancelCheck, EpochReport, Progress, learning_rate
 from model.predictor import Predictor
 from model.race import race
@@ -52,16 +52,15 @@ def train(
     raced = race(data, choice, train_config, progress, should_cancel)
     predictor = raced.predictor
     calibration = calibrate(predictor, raced.chosen, data, train_config.refit)
-    test = evaluate_forecaster(predictor, data.series, data.mase_scale, split.test)
-    warning = coverage_warning(test, data.config.horizon)
-    if warning:  # the job, the model card and the page show it
-        test["coverage_warning"] = warning
+    test = forecast_metrics(window_forecasts(predictor, data.series, split.test), data.mase_scale)
+    # Bands off their nominal coverage: the job, the model card and the page say so.
+    test = replace(test, coverage_warning=coverage_warning(test.to_dict(), data.config.horizon))
     chosen = forecaster_choice(asked, predictor.config, raced.chosen, choice, data.season_source, calendar,
                                raced.record, learning_rate(len(data.train_rows), data.budget), data.budget.max_steps)
     validation = ValidationRecord(len(data.val_rows), raced.chosen, choice, len(data.blocks) + 1, calendar,
                                   raced.record, calibration)
-    return package(predictor, data.series, train_config, raced.history, test, mase_scale=data.mase_scale.tolist(),
-                   choice=chosen.to_dict(), validation=validation.to_dict())
+    return package(predictor, data.series, train_config, raced.history, test.to_dict(),
+                   mase_scale=data.mase_scale.tolist(), choice=chosen.to_dict(), validation=validation.to_dict())
 
 
 def try_year(data: Resolved, choice: Choice, asked: ModelConfig) -> tuple[Resolved, Choice, CalendarDecision]:
@@ -88,7 +87,7 @@ def _classifier(series: Series, config: ModelConfig, asked: ModelConfig, split: 
     config = replace(config, scaling="standard", base="naive", calendar="none" if config.calendar == "auto"
                      else config.calendar)
     done = train_classifier(series, config, split, train_config, asked.calendar, offered, progress, should_cancel)
-    test = evaluate_classifier(done.predictor, done.series, done.prior, split.test)
+    test = classifier_metrics(done.predictor, done.series, done.prior, split.test).to_dict()
     chosen = classifier_choice(asked, done.predictor.config, done.calendar)
     return package(done.predictor, done.series, train_config, done.history, test, class_prior=done.prior.tolist(),
                    choice=chosen.to_dict(), validation={"calendar": done.calendar.scores})
