@@ -136,7 +136,7 @@ class TrainConfig:
     optimizer: Optimizer = option("adam", "adam or sgd")
     # Below epochs x (windows / batch_size) every "epoch" becomes max_steps / epochs steps of windows
     # sampled from the whole training part: a 100,000-point series trains in minutes, small data keeps
-    # its 30 full epochs. A race (model/train.py) spends this in all, whether one run or the pair is served.
+    # its 30 full epochs. A race (model/race.py) spends this in all, whether one run or the pair is served.
     max_steps: int = option(1500, "most optimizer steps of one training, for windows up to 240 points "
                             "(proportionally fewer beyond); long series sample windows each step (0: no limit)",
                             "[0, 1000000]")

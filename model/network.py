@@ -82,7 +82,7 @@ class GRUNet(nn.Module):
         self.head = nn.Linear(config.hidden_size * config.members, out)
         # The network forecasts a correction to its base (naive, seasonal, seasonal_level; model/predictor.py):
         # zero head and zero skip ARE the base, so training starts there and early stopping can only
-        # keep what beats it. model/train.py then starts the skip from a ridge fit.
+        # keep what beats it. model/choice.py then starts the skip from a ridge fit.
         self.skip: nn.Linear | None = None
         if config.task == "forecast":
             nn.init.zeros_(self.head.weight)

@@ -53,14 +53,14 @@ class Predictor:
     scaler: dict[str, Any]
     quantiles: dict[int, np.ndarray] = field(default_factory=dict)  # level -> (H, T) |residual| / volatility**exponent
     # How interval widths follow a window's volatility: 1 in proportion, 0 not at all (plain conformal).
-    # Fitted per served model on the windows before the test part (model/train.py _interval_unit).
+    # Fitted per served model on the windows before the test part (model/calibrate.py interval_unit).
     exponent: float = 1.0
     # The lag of the volatility the widths follow: 1 (hour-to-hour steps) or the season (day-on-day
-    # changes), whichever explains how errors move between periods (model/train.py _interval_unit).
+    # changes), whichever explains how errors move between periods (model/calibrate.py interval_unit).
     # None: the base's lag (versions saved before it was stored).
     interval_lag: int | None = None
     # The least volatility a window's interval unit is given, per target, at that lag: a tenth of
-    # the training part's mean |x[t] - x[t - lag]| (model/train.py). None: the scaler's lag-1 floor
+    # the training part's mean |x[t] - x[t - lag]| (model/calibrate.py). None: the scaler's lag-1 floor
     # (versions saved before it was stored).
     floor: list[float] | None = None
     # The widest spread (standard deviation over the window of the scaled inputs) of any training
