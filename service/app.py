@@ -85,7 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         async def on_success(job: dict[str, Any]) -> None:
             name, version = job["name"], job["version"]
-            first = name not in registry.models and name not in registry.errors
+            # The model's only version goes live, whether or not this worker's store follower loaded it
+            # first: a version that cannot load then fails its job ("saved but not loaded").
+            first = store.versions(registry.root, name) == [version]
             promote = job["request"]["options"].get("promote")
             if promote == "if_better":  # decided in the worker, on the job's own test part (model/gate.py)
                 promote = bool((job.get("metrics") or {}).get("promotion", {}).get("promote"))

@@ -397,3 +397,34 @@ def test_a_jobs_note_carries_the_coverage_warning_of_its_version():
                                 "(80% bands cover 0.02)")
     del metrics["coverage_warning"]
     assert verdict(metrics) == "test MASE 1.2 beats naive (1.5)"
+
+
+def test_a_first_version_that_cannot_load_fails_its_job_even_when_the_follower_tried_it_first(make_client,
+                                                                                               monkeypatch):
+    """The store follower (every 0.5 s) may try a new model's first version before the job's end is
+    handled: a version that cannot load must still fail its job, not succeed with the model unavailable."""
+    import service.registry as registry_module
+    from model.artifact import ArtifactError
+
+    real = registry_module.load_artifact
+
+    def refuse_fresh(path, *args, **kwargs):
+        if "fresh" in str(path):
+            raise ArtifactError(f"{path}: cannot rebuild the model (test)")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(registry_module, "load_artifact", refuse_fresh)
+    client, _ = make_client()
+    with client:
+        runner, registry = client.app.state.runner, client.app.state.registry
+        handled = runner.on_success
+
+        async def follower_first(job):
+            await registry.follow_catalog()  # the follower wins the race: the model is now in registry.errors
+            assert job["name"] in registry.errors
+            await handled(job)
+
+        runner.on_success = follower_first
+        job_id = client.post("/v1/train", json={"name": "fresh", "data": DATA, "options": OPTIONS}).json()["id"]
+        job = wait_for(client, job_id)
+        assert job["status"] == "failed" and job["error"].startswith("saved but not loaded")
