@@ -132,11 +132,12 @@ def outside_requests(driver):
     return sorted(u for u in requested if not u.startswith(("http://127.0.0.1", "data:", "blob:", "about:")))
 
 
-def forecast_until_closed(url, body, limit=2000):
+def forecast_until_closed(url, body, limit=2000, codes=None, timeout=30):
     """POST body to the stock model until the server refuses or closes the connection (at most limit
-    requests); returns the status codes, then "refused" or "closed"."""
-    codes = []
-    with httpx.Client(timeout=30) as client:
+    requests); returns the status codes, then "refused" or "closed" (appended to codes as they come,
+    when given: another thread may watch them)."""
+    codes = [] if codes is None else codes
+    with httpx.Client(timeout=timeout) as client:
         for _ in range(limit):
             try:
                 codes.append(client.post(url + "/v1/models/stock/forecast", json=body).status_code)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from model.datasets import DATASETS
-from tests.service.conftest import start_server, stop_server, wait_for_job
+from tests.service.conftest import forecast_until_closed, start_server, stop_server, wait_for_job
 
 CLOSES = DATASETS["stock"].load()["close"].tolist()
 BODY = {"series": [{"values": CLOSES[:30]}]}
@@ -204,24 +204,10 @@ def test_sigterm_drains_every_worker(tmp_path):
     body = {"series": [{"values": CLOSES[i : i + 30]} for i in range(256)]}
     codes: list = []
 
-    def forecast_until_closed():
-        with httpx.Client(timeout=60) as client:
-            while True:
-                try:
-                    codes.append(client.post(url + "/v1/models/stock/forecast", json=body).status_code)
-                except httpx.ConnectError:
-                    codes.append("refused")
-                    return
-                except httpx.TransportError:
-                    codes.append("closed")  # the idle keep-alive connection was closed under the next request
-                    return
-                if len(codes) > 20_000:
-                    return
-
     try:
         pids = both_serving(url, process)
         with concurrent.futures.ThreadPoolExecutor(6) as pool:
-            futures = [pool.submit(forecast_until_closed) for _ in range(6)]
+            futures = [pool.submit(forecast_until_closed, url, body, 20_000, codes, 60) for _ in range(6)]
             wait_for_200s(codes, 6)
             process.send_signal(signal.SIGTERM)
             for f in futures:
