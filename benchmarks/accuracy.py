@@ -18,7 +18,6 @@ Writes benchmarks/out/accuracy.md (benchmarks/report.py puts it into RESULTS.md,
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import time
 from typing import Any
@@ -44,7 +43,6 @@ def tutorial_gru(frame: Any, config: ModelConfig, train_config: TrainConfig, tim
                  epochs: int = 30) -> tuple[np.ndarray, float]:
     """Forecasts (N, H, T) of the tutorial GRU on the frame's test windows, and its training seconds."""
     started = time.perf_counter()
-    config = copy.deepcopy(config)
     series = prepare_series(frame, config, time_column)
     starts = backtest_windows(series, config, train_config)
     split = split_windows(len(series.values), config.input_size, config.horizon, train_config.val_fraction,
@@ -77,12 +75,12 @@ def tutorial_gru(frame: Any, config: ModelConfig, train_config: TrainConfig, tim
 def run_case(name: str, overrides: dict[str, Any], origins: int = 1) -> dict[str, Any]:
     d = DATASETS[name]
     config = ModelConfig.from_dict({**d.model.to_dict(), **overrides})
-    frame, train_config = d.load(), copy.deepcopy(d.training)
+    frame, train_config = d.load(), d.training
 
     def tutorial(cut: Any) -> dict[str, tuple[np.ndarray, float]]:
         return {"tutorial_gru": tutorial_gru(cut, config, train_config, d.time_column)}
 
-    result = backtest(frame, copy.deepcopy(config), train_config, d.time_column, others=tutorial, origins=origins)
+    result = backtest(frame, config, train_config, d.time_column, others=tutorial, origins=origins)
     result["label"] = f"{name} ({config.input_size}, {config.horizon})"
     return result
 

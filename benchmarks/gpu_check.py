@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import copy
 import time
 
 import numpy as np
@@ -34,7 +33,7 @@ def same_forecasts() -> None:
     for name, dataset in DATASETS.items():
         cpu = load_artifact(PRETRAINED / name / "v1", "cpu")
         gpu = load_artifact(PRETRAINED / name / "v1", DEVICE)
-        series = prepare_series(dataset.load(), copy.deepcopy(cpu.config), dataset.time_column)
+        series = prepare_series(dataset.load(), cpu.config, dataset.time_column)
         x, _, _ = forecast_windows(series, cpu.config.input_size, max(cpu.config.horizon, 1))
         x = x[np.linspace(0, len(x) - 1, 256).astype(int)]
         if cpu.config.task == "classify":

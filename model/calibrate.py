@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from model.choice import Candidate, combine
+from model.config import Base
 from model.intervals import BASE_WINDOWS, FEW_WINDOWS, Bands, bands, few_window_bands
 from model.linear import Ridge
 from model.predictor import Predictor, base_forecast, base_lag, base_shift, window_spread
@@ -148,7 +149,7 @@ def _exponent(vol: np.ndarray, error: np.ndarray) -> tuple[float, float]:
     return exponent, misfit if np.isfinite(misfit) else float("inf")
 
 
-def refit_skip(predictor: Predictor, parts: tuple[tuple[str, float], ...], data: Resolved,
+def refit_skip(predictor: Predictor, parts: tuple[tuple[Base, float], ...], data: Resolved,
                stop: int) -> tuple[int, float]:
     """Fit the linear skip again, on every window whose horizon ends before row `stop` + horizon, on the
     residual the GRU leaves (each (base, penalty) of a combination on its own, then combined): a linear
@@ -166,7 +167,7 @@ def refit_skip(predictor: Predictor, parts: tuple[tuple[str, float], ...], data:
                           for part in torch.split(tensor, 1024)]).numpy()  # the GRU's part of the output
     maps, dofs = [], []
     for base, penalty in parts:
-        trial = type(config).from_dict({**config.to_dict(), "base": base})
+        trial = replace(config, base=base)
         target = (y[rows] - base_forecast(x[rows, :, :n], trial)) / scale[:, None, :n] - head
         ridge = Ridge(flat, target.reshape(len(rows), -1))
         maps.append((base, *ridge.solve(penalty)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -26,7 +27,7 @@ class Candidate:
     weight: np.ndarray  # (H*T, L*F) ridge map in scale units, fitted on the training part
     bias: np.ndarray  # (H*T,)
     # A combination: the mean of these (base, penalty) ridges, written as one map on the naive base.
-    parts: tuple[tuple[str, float], ...] = ()
+    parts: tuple[tuple[Base, float], ...] = ()
     # What the choice goes by: the mean MASE over the choice blocks, the validation part last; the
     # validation part's alone when there are no earlier blocks.
     score: float = float("nan")
@@ -188,7 +189,7 @@ def _mean_mase(data: Resolved, blocks: list[Block], forecasts: list[np.ndarray])
     return float(np.mean(scores))
 
 
-def combine(config: ModelConfig, maps: list[tuple[str, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+def combine(config: ModelConfig, maps: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     """The mean of (base, weight, bias) ridge maps as one map on the naive base."""
     weight = np.mean([w + base_shift(config, base) for base, w, _ in maps], axis=0)
     return weight, np.mean([b for _, _, b in maps], axis=0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import shutil
@@ -141,7 +140,7 @@ def command_evaluate(args: argparse.Namespace) -> int:
         print(f"{args.name} {version}: test metrics recorded at training time")
         print(_format_metrics(artifact.manifest.metrics))
         return 0
-    series = prepare_series(_read_csv(args.csv), copy.deepcopy(artifact.config), args.time_column)
+    series = prepare_series(_read_csv(args.csv), artifact.config, args.time_column)
     if artifact.config.task == "classify":
         result = evaluate_classifier(artifact.predictor, series, np.asarray(artifact.manifest.class_prior))
     else:
@@ -154,7 +153,7 @@ def command_backtest(args: argparse.Namespace) -> int:
     frame, time_column, config, train_config, default_name = _training_input(args)
     bar, update = _progress_bar(train_config.epochs * (max(args.origins, 1) + (args.store is not None)))
     try:
-        result = backtest(frame, copy.deepcopy(config), train_config, time_column, statistical=not args.no_stats,
+        result = backtest(frame, config, train_config, time_column, statistical=not args.no_stats,
                           progress=update, origins=args.origins, step=args.step)
         # The newest origin's model is train() on the whole series: seeded, so training it again here
         # gives the weights that were scored (backtest() keeps no model of its own).
@@ -172,7 +171,7 @@ def rebuild_defaults(out: Path, names: list[str]) -> None:
     for name in names:
         dataset = DATASETS[name]
         bar, update = _progress_bar(dataset.training.epochs)
-        artifact = train(dataset.load(), copy.deepcopy(dataset.model), dataset.training, dataset.time_column,
+        artifact = train(dataset.load(), dataset.model, dataset.training, dataset.time_column,
                          progress=update)
         bar.close()
         artifact.manifest = replace(artifact.manifest, name=name, version="v1", description=dataset.description,
