@@ -18,6 +18,8 @@ Optimizer = Literal["adam", "sgd"]
 Scaling = Literal["auto", "window", "robust", "standard"]
 Base = Literal["auto", "naive", "seasonal", "seasonal_level"]
 Device = Literal["auto", "cpu", "cuda"]
+# A panel model's input that is 1 on a series' own points and 0 on the padding before them (model/panel.py).
+OBSERVED = "_observed"
 # Where an option is offered: the API and the CLI, the CLI only, or nowhere (training fills it in).
 Offered = Literal["all", "cli", "none"]
 
@@ -99,6 +101,9 @@ class ModelConfig:
                                 "auto tries it when the training part spans two years and the season is "
                                 "shorter than a year")
     # An ensemble served in one forward pass; set by training's race (model/ensemble.py).
+    # model/panel.py: one global model over many series; long format, one row per series and time step.
+    id_column: str | None = option(None, "the column naming each series of a panel (long format: one row per "
+                                   "series and time step); null: one series", "[1, 256]")
     members: int = option(1, "GRU bodies side by side, read by one head (2: the race's pair)", "[1, 2]",
                           offered="none")
 
@@ -106,7 +111,13 @@ class ModelConfig:
     def features(self) -> list[str]:
         """Input columns in the order the network sees them: inputs, covariates, then the calendar's."""
         inputs = self.inputs
-        return inputs + [c for c in self.covariates if c not in inputs] + self.calendar_columns
+        return inputs + [c for c in self.covariates if c not in inputs] + self.fixed_columns
+
+    @property
+    def fixed_columns(self) -> list[str]:
+        """The inputs no scaling touches, last in the window: a panel's observed flag (1 on a series' own
+        points, 0 on the padding before them), then the calendar's."""
+        return ([OBSERVED] if self.id_column else []) + self.calendar_columns
 
     @property
     def calendar_columns(self) -> list[str]:

@@ -216,6 +216,7 @@ def prepare_series(
     config: ModelConfig,
     time_column: str | None = None,
     interpolate: bool = False,
+    min_rows: int | None = None,
 ) -> Series:
     """Check a frame against the config and return its feature matrix (and labels, and their classes).
     The config is read, never changed: resolved_config gives one with the frequency and classes found."""
@@ -242,13 +243,11 @@ def prepare_series(
             lines = np.full(len(index), -1)
             lines[index.get_indexer(given)] = np.arange(len(given)) + 2
     check_timestamps(index, config.frequency, interpolate, first_line=2)
-    needed = config.input_size + config.horizon
+    needed = config.input_size + config.horizon if min_rows is None else min_rows
     if len(frame) < needed:
-        raise DataError(
-            f"{len(frame)} rows is too short: input_size {config.input_size} + horizon {config.horizon} "
-            f"needs at least {needed}"
-        )
-    data_columns = [c for c in config.features if c not in config.calendar_columns]
+        why = f"input_size {config.input_size} + horizon {config.horizon}" if min_rows is None else "a panel model"
+        raise DataError(f"{len(frame)} rows is too short: {why} needs at least {needed}")
+    data_columns = [c for c in config.features if c not in config.fixed_columns]
     columns = [_numeric_column(frame, c, interpolate, lines) for c in data_columns]
     values = np.stack(columns, axis=1) if columns else np.zeros((len(frame), 0), np.float32)
     if config.calendar_columns:
