@@ -173,6 +173,10 @@ class JobStatus(BaseModel):
     version: str | None
     error: str | None
     note: str | None = Field(None, description="what a user should know, e.g. that the model loses to a baseline")
+    series: int | None = Field(None, description="a panel model's series trained on (null: not a panel, or not "
+                               "trained yet)")
+    short_series: dict[str, str] | None = Field(None, description="a panel's series left out of training, id -> "
+                                                "why (too short, a bad value)")
     created: str
     updated: str
 
@@ -189,6 +193,10 @@ class ModelSummary(BaseModel):
     covariates: list[str] = Field(default_factory=list)
     calendar: str | None = Field(None, description="\"year\": the model reads the time of year, so every series "
                                  "needs its timestamps")
+    min_points: int | None = Field(None, description="the fewest points a series needs to be forecast: input_size, "
+                                   "or fewer for a panel model (its shorter series are padded)")
+    id_column: str | None = Field(None, description="a panel model's column naming each series (null: one series)")
+    series: int | None = Field(None, description="a panel model's series trained on")
     warning: str | None = Field(None, description="what to know before trusting the live version, e.g. that its "
                                 "interval coverage on the test part was far from nominal")
 
