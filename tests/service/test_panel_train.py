@@ -97,3 +97,18 @@ def test_the_job_reports_the_series_used_and_those_too_short_by_id(jobs_client):
     job = client.get(f"/v1/jobs/{job_id}").json()
     assert job["series"] == 2 and job["short_series"] == {"c": "5 rows is too short"}
     assert client.get("/v1/jobs").json()[0]["short_series"] == {"c": "5 rows is too short"}
+
+
+def test_a_jobs_database_from_before_panels_gains_the_panel_column(tmp_path):
+    import sqlite3
+
+    from service.jobs import SCHEMA
+
+    path = tmp_path / "jobs.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(SCHEMA.replace(", panel TEXT", ""))
+        db.execute("INSERT INTO jobs (id, name, status, request, created, updated) VALUES "
+                   "('0123456789abcdef', 'old', 'succeeded', '{}', '2026-01-01', '2026-01-01')")
+    jobs = JobStore(path)
+    assert jobs.get("0123456789abcdef")["panel"] is None
+    JobStore(path)  # a second process opening it finds the column there
