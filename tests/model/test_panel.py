@@ -10,7 +10,7 @@ from model import panel as panel_module
 from model.config import ModelConfig
 from model.panel import nixtla_names, read_panel, training_min_rows
 from model.windows import DataError, prepare_series
-from tests.service.panel_data import weather_panel
+from tests.panel_data import weather_panel
 
 CONFIG = ModelConfig(id_column="unique_id", targets=["y"], input_size=8, horizon=3, frequency="D")
 

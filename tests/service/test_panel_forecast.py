@@ -9,7 +9,7 @@ from model.panel import MIN_POINTS, window
 from service.errors import Problem
 from service.request_windows import series_rows
 from service.schemas import SeriesInput
-from tests.service.panel_data import panel_model, weather_panel
+from tests.panel_data import panel_model, weather_panel
 
 PANEL = weather_panel({"long": 20, "short": 3, "tiny": 1})
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from service.jobs import JobStore
-from tests.service.panel_data import weather_panel
+from tests.panel_data import weather_panel
 
 # horizon 3: a series needs 2 * 3 + 2 = 8 rows to train (model/panel.py training_min_rows); "c" has 5.
 PANEL = weather_panel({"a": 60, "b": 45, "c": 5})
