@@ -41,6 +41,14 @@ def test_a_short_series_is_forecast_from_its_padded_window(panel_client):
     assert plot.status_code == 200 and plot.text.startswith("<svg")
 
 
+def test_a_long_series_gets_the_same_forecast_alone_and_beside_a_short_one(panel_client):
+    alone = panel_client.post("/v1/models/panel/forecast", json={"series": [series("long")], "levels": [95]})
+    beside = panel_client.post("/v1/models/panel/forecast", json={"series": [series("long"), series("short")],
+                                                                   "levels": [95]})
+    assert alone.status_code == beside.status_code == 200
+    assert alone.json()["forecasts"][0] == beside.json()["forecasts"][0]
+
+
 def test_fewer_than_min_points_is_a_422_naming_the_field_and_the_minimum(panel_client):
     r = panel_client.post("/v1/models/panel/forecast", json={"series": [series("long"), series("tiny")]})
     assert r.status_code == 422

@@ -38,6 +38,8 @@ def queued_options(client, jobs, response):
 
 def test_a_csv_with_nixtla_names_needs_only_the_id_column(jobs_client):
     client, jobs = jobs_client
+    schema = client.get("/openapi.json").json()["components"]["schemas"]
+    assert "id_column" in schema["TrainOptions"]["properties"] and "short_series" in schema["JobStatus"]["properties"]
     r = upload(client, "temps", PANEL.to_csv(index=False).encode(), "panel.csv", "text/csv")
     options = queued_options(client, jobs, r)
     assert options["targets"] == ["y"] and options["time_column"] == "ds" and options["id_column"] == "unique_id"
