@@ -35,6 +35,9 @@ STORE_HELP = ("model store directory (default: $GRU_FORECAST_STORE, else ./model
               "reads, so a running server serves a new live version at once; give another to keep it apart)")
 
 
+SHOWN_SHORT = 20  # a panel's refused series printed after training (the manifest keeps them all)
+
+
 def _server_store() -> str:
     return os.environ.get("GRU_FORECAST_STORE") or "models"
 
@@ -112,6 +115,11 @@ def command_train(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     _save(Path(args.store), name, artifact, sys.stdout)
+    if artifact.manifest.panel is not None:  # a panel's series left out are named, never dropped unseen
+        short = list(artifact.manifest.panel["short"].items())
+        more = f"\n  ... {len(short) - SHOWN_SHORT} more in the manifest's panel.short" if len(short) > SHOWN_SHORT else ""
+        print(f"{artifact.manifest.panel['series']} series trained on; {len(short)} too short or unusable"
+              + "".join(f"\n  {key}: {why}" for key, why in short[:SHOWN_SHORT]) + more)
     print(_format_metrics(artifact.manifest.metrics))
     return 0
 

@@ -202,8 +202,3 @@ def window(values: np.ndarray, index: pd.Index, config: ModelConfig) -> np.ndarr
         padded = np.concatenate([padded, calendar_inputs(times, config)], axis=1)
     return padded
 
-
-def training_min_rows(config: ModelConfig) -> int:
-    """The fewest rows a series needs to train a panel model: the test part (its last horizon points), the
-    validation part (the horizon before it) and 2 points of history to forecast them from."""
-    return 2 * config.horizon + MIN_POINTS

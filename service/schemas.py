@@ -94,7 +94,8 @@ class SeriesEvaluation(BaseModel):
     id: str | None = None
     windows: int = Field(..., description="forecast windows scored: every input_size + horizon stretch of the series")
     mase_scale: list[float] = Field(..., description="MASE's denominator per target: the one-step naive error on "
-                                    "the model's training part (so MASE compares across series)")
+                                    "the model's training part (so MASE compares across series); a panel model's: "
+                                    "the series' own, over the points sent")
     model: SystemMetrics
     naive: SystemMetrics
     seasonal_naive: SystemMetrics

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from model.config import ModelConfig, TrainConfig, check_options, split_options
-from model.panel import nixtla_names, read_panel, training_min_rows
+from model.panel import nixtla_names, read_panel
+from model.panel_train import training_min_rows
 from model.store import NAME_REGEX
 from model.tables import is_parquet, read_parquet_bytes
 from model.windows import DataError, prepare_series, read_csv_text, split_windows

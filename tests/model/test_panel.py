@@ -8,7 +8,8 @@ import pytest
 
 from model import panel as panel_module
 from model.config import ModelConfig
-from model.panel import nixtla_names, read_panel, training_min_rows
+from model.panel import nixtla_names, read_panel
+from model.panel_train import training_min_rows
 from model.windows import DataError, prepare_series
 from tests.panel_data import weather_panel
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from model.cli import _training_input, build_parser
+from model.artifact import load_artifact
+from model.cli import _training_input, build_parser, main
 from model.tables import is_parquet, read_table
 from model.windows import DataError
 from tests.panel_data import weather_panel
@@ -40,3 +41,15 @@ def test_the_cli_trains_a_parquet_panel_with_only_the_id_column(tmp_path):
     assert name == "panel" and len(frame) == len(PANEL)
     with pytest.raises(DataError, match="--target"):
         _training_input(build_parser().parse_args(["train", "--csv", str(tmp_path / "panel.parquet")]))
+
+
+def test_the_cli_saves_a_panel_model_with_its_resolved_names(tmp_path, capsys):
+    weather_panel({"a": 60, "b": 40, "c": 5}).to_parquet(tmp_path / "temps.parquet", index=False)
+    assert main(["train", "--csv", str(tmp_path / "temps.parquet"), "--id-column", "unique_id", "--frequency", "D",
+                 "--input-size", "8", "--horizon", "3", "--epochs", "1", "--max-steps", "5", "--hidden-size", "4",
+                 "--store", str(tmp_path / "models")]) == 0
+    manifest = load_artifact(tmp_path / "models" / "temps" / "v1").manifest
+    assert manifest.config["targets"] == ["y"] and manifest.config["id_column"] == "unique_id"
+    assert manifest.panel["series"] == 2 and list(manifest.panel["short"]) == ["c"]
+    out = capsys.readouterr().out
+    assert "2 series trained on; 1 too short or unusable\n  c: 5 rows is too short" in out

@@ -7,8 +7,10 @@ import json
 
 import pytest
 
+from model.panel import MIN_POINTS
 from service.jobs import JobStore
 from tests.panel_data import weather_panel
+from tests.service.conftest import wait_for_job
 
 # horizon 3: a series needs 2 * 3 + 2 = 8 rows to train (model/panel.py training_min_rows); "c" has 5.
 PANEL = weather_panel({"a": 60, "b": 45, "c": 5})
@@ -114,3 +116,25 @@ def test_a_jobs_database_from_before_panels_gains_the_panel_column(tmp_path):
     jobs = JobStore(path)
     assert jobs.get("0123456789abcdef")["panel"] is None
     JobStore(path)  # a second process opening it finds the column there
+
+
+def test_a_panel_trained_through_the_api_forecasts_a_short_series(jobs_client):
+    client, _ = jobs_client
+    r = upload(client, "temps", PANEL.to_csv(index=False).encode(), "panel.csv", "text/csv")
+    assert r.status_code == 202, r.text
+    job = wait_for_job(client.get, r.json()["id"])
+    assert job["status"] == "succeeded", job["error"]
+    assert job["series"] == 2 and job["short_series"] == {"c": "5 rows is too short: a panel model needs at least 8"}
+    card = client.get("/v1/models/temps").json()
+    assert card["series"] == 2 and card["id_column"] == "unique_id" and card["min_points"] == MIN_POINTS
+    assert card["manifest"]["config"]["id_column"] == "unique_id" and card["manifest"]["config"]["targets"] == ["y"]
+    c = PANEL[PANEL.unique_id == "c"]  # too short to train on, long enough to forecast
+    body = {"series": [{"id": "c", "values": c.y.tolist()[:3], "timestamps": c.ds.tolist()[:3]}], "levels": [80]}
+    forecast = client.post("/v1/models/temps/forecast", json=body)
+    assert forecast.status_code == 200, forecast.text
+    answer = forecast.json()["forecasts"][0]
+    assert len(answer["mean"]) == 3 and answer["timestamps"][0].startswith(c.ds.tolist()[3])
+    a = PANEL[PANEL.unique_id == "a"]
+    scored = client.post("/v1/models/temps/evaluate", json={"series": [{"values": a.y.tolist()}]})
+    assert scored.status_code == 200, scored.text
+    assert scored.json()["results"][0]["windows"] == 60 - 8 - 3 + 1 and scored.json()["results"][0]["mase_scale"][0] > 0
