@@ -117,7 +117,8 @@ def command_train(args: argparse.Namespace) -> int:
     _save(Path(args.store), name, artifact, sys.stdout)
     if artifact.manifest.panel is not None:  # a panel's series left out are named, never dropped unseen
         short = list(artifact.manifest.panel["short"].items())
-        more = f"\n  ... {len(short) - SHOWN_SHORT} more in the manifest's panel.short" if len(short) > SHOWN_SHORT else ""
+        left = len(short) - SHOWN_SHORT
+        more = f"\n  ... {left} more in the manifest's panel.short" if left > 0 else ""
         print(f"{artifact.manifest.panel['series']} series trained on; {len(short)} too short or unusable"
               + "".join(f"\n  {key}: {why}" for key, why in short[:SHOWN_SHORT]) + more)
     print(_format_metrics(artifact.manifest.metrics))
