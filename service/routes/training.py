@@ -97,8 +97,11 @@ async def train_json(request: Request, body: Annotated[TrainRequest, Body(openap
         raise Problem(422, f"data columns differ in length: {sorted(lengths)}")
     if sum(len(v) for v in body.data.values()) > MAX_JOB_VALUES:
         raise Problem(413, f"training data over {MAX_JOB_VALUES} values")
-    job = await enqueue(request, body.name, body.options, JobData("json", json.dumps(body.data)),
-                        pd.DataFrame(body.data))
+    data = dict(body.data)
+    id_column = body.options.model_dump().get("id_column")
+    if id_column in data:  # numbers arrive as floats: series 7 stays "7" in the job, not "7.0"
+        data[id_column] = [int(v) if isinstance(v, float) and v.is_integer() else v for v in data[id_column]]
+    job = await enqueue(request, body.name, body.options, JobData("json", json.dumps(data)), pd.DataFrame(data))
     response.headers["Location"] = job.url
     return job
 

@@ -68,6 +68,14 @@ def test_json_takes_the_same_columns(jobs_client):
     assert queued_options(client, jobs, r)["targets"] == ["y"]
 
 
+def test_numeric_ids_keep_their_names(jobs_client):
+    client, _ = jobs_client
+    short = weather_panel({"7": 5, "8": 4})
+    data = {"store": short.unique_id.astype(int).tolist(), "ds": short.ds.tolist(), "y": short.y.tolist()}
+    r = client.post("/v1/train", json={"name": "temps", "data": data, "options": {**OPTIONS, "id_column": "store"}})
+    assert r.status_code == 422 and "7: 5 rows is too short" in r.json()["detail"]  # not "7.0"
+
+
 def test_a_panel_with_no_usable_series_is_a_422_naming_them(jobs_client):
     client, _ = jobs_client
     short = weather_panel({"p": 5, "q": 7, "r": 3, "s": 4, "t": 2})
