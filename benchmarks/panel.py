@@ -128,7 +128,8 @@ def gru(group: Group, given: dict[str, Any]) -> Scores:
     panel = artifact.manifest.to_dict().get("panel") or {}
     return score(group, forecasts.mean[:, :, 0].astype(np.float64), done - started, coverage=coverage,
                  train_seconds=trained - started, forecast_seconds=done - trained, short=len(panel.get("short", {})),
-                 refitted=panel.get("refitted"), choice=artifact.manifest.to_dict().get("choice"))
+                 refitted=panel.get("refitted"), choice=artifact.manifest.choice,
+                 manifest_metrics=artifact.manifest.metrics)  # the trainer's own score of the same test parts
 
 
 def run_group(group: Group, systems: list[str], given: dict[str, Any]) -> dict[str, Scores]:
