@@ -125,7 +125,7 @@ def gru(group: Group, given: dict[str, Any]) -> Scores:
     actual = group.test
     coverage = {level: float(((lo[:, :, 0] <= actual) & (actual <= hi[:, :, 0])).mean())
                 for level, (lo, hi) in forecasts.intervals.items()}
-    panel = artifact.manifest.to_dict().get("panel") or {}
+    panel = artifact.manifest.panel or {}
     return score(group, forecasts.mean[:, :, 0].astype(np.float64), done - started, coverage=coverage,
                  train_seconds=trained - started, forecast_seconds=done - trained, short=len(panel.get("short", {})),
                  refitted=panel.get("refitted"), choice=artifact.manifest.choice,
@@ -177,16 +177,18 @@ def tables(groups: list[Group], results: list[dict[str, Scores]]) -> str:
     systems = [s for s in [GRU] + [name for name, _ in STATS] if s in results[0]]
     head = ["group", "series", "h"] + systems + (["GRU coverage 80 / 95"] if GRU in systems else [])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    timing = ["| group | " + " | ".join(systems) + (" | GRU train / forecast |" if GRU in systems else " |"),
-              "|" + "---|" * (len(systems) + 1 + (GRU in systems))]
+    others = [s for s in systems if s != GRU]
+    timing_head = ["group"] + (["GRU train", "GRU forecast (from x)"] if GRU in systems else []) + others
+    timing = ["| " + " | ".join(timing_head) + " |", "|" + "---|" * len(timing_head)]
     for label, count, horizon, scores in rows(groups, results):
         best = (min(float(s.smape.mean()) for s in scores.values()), min(float(s.mase.mean()) for s in scores.values()))
         cells = [label, f"{count:,}", horizon] + [cell(scores[s], best) for s in systems]
-        seconds = [label] + [f"{scores[s].seconds:.1f}" for s in systems]
+        seconds = [label]
         if GRU in systems:
             extra = scores[GRU].extra
             cells.append(" / ".join(f"{extra['coverage'][level]:.3f}" for level in LEVELS))
-            seconds.append(f"{extra['train_seconds']:.1f} / {extra['forecast_seconds']:.1f}")
+            seconds += [f"{extra['train_seconds']:.1f}", f"{extra['forecast_seconds']:.2f}"]
+        seconds += [f"{scores[s].seconds:.1f}" for s in others]
         lines.append("| " + " | ".join(cells) + " |")
         timing.append("| " + " | ".join(seconds) + " |")
     return "\n".join(lines) + "\n\nSeconds (one core each):\n\n" + "\n".join(timing)
