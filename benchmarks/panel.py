@@ -234,9 +234,10 @@ def main(argv: list[str] | None = None) -> str:
     OUT.mkdir(exist_ok=True)
     (OUT / f"{name}.json").write_text(json.dumps(summary(groups, results), indent=1, default=str))
     options = ", ".join(f"{k} {v}" for k, v in given.items()) or "defaults"
+    trained = (f"; the GRU trained with {options} besides id_column, horizon and season_length, torch threads "
+               f"{args.threads}" if GRU in systems else "")
     caption = (f"M3{f' (first {args.limit} series per group)' if args.limit else ''}: sMAPE / MASE on the test "
-               f"parts, averaged over series (best in bold); the GRU trained with {options} besides id_column, "
-               f"horizon and season_length; torch threads {args.threads}.")
+               f"parts, averaged over series (best in bold){trained}.")
     report = f"{caption}\n\n{tables(groups, results)}"
     save(name, report)
     return report
