@@ -90,3 +90,13 @@ def test_ids_page_by_prefix_and_cursor(tmp_path):
         assert tails.page("2013-", limit=12)[2] is None  # exactly the last page: no next
         assert tails.page("nope") == ([], 0, None)
         assert tails.page(limit=1000)[1] == 48
+
+
+def test_the_file_is_sorted_by_id_with_each_series_rows_in_order():
+    from model.tails import id_order
+
+    ids = pd.Series(["b", "b", "a", "c", "c", "c", "a2"]).to_numpy(dtype=object)
+    assert id_order(ids).tolist() == [2, 6, 0, 1, 3, 4, 5]
+    mixed = pd.Series(["b", "a", "b", "a"]).to_numpy(dtype=object)  # a series' rows apart: a full stable sort
+    assert id_order(mixed).tolist() == [1, 3, 0, 2]
+    assert id_order(ids[:0]).tolist() == []
