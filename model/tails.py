@@ -73,11 +73,12 @@ def id_order(ids: np.ndarray) -> np.ndarray:
     starts = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
     firsts = ids[starts]
     if len(set(firsts)) != len(firsts):
-        return np.argsort(ids, kind="stable")
+        return np.asarray(np.argsort(ids, kind="stable"))
     order = np.argsort(firsts, kind="stable")
     lengths = np.diff(np.append(starts, len(ids)))[order]
     moved_to = np.cumsum(lengths) - lengths  # where each block starts once the blocks are sorted
-    return np.arange(len(ids)) + np.repeat(starts[order] - moved_to, lengths)
+    rows: np.ndarray = np.arange(len(ids)) + np.repeat(starts[order] - moved_to, lengths)
+    return rows
 
 
 class Tails:
