@@ -77,3 +77,35 @@ def test_an_id_with_a_slash_a_space_or_accents_is_found_by_its_encoded_path(make
         assert client.get("/v1/models/odd/series").json()["ids"] == ["Zürich/a b", "plain"]
         series = client.get(f"/v1/models/odd/series/{quote('Zürich/a b', safe='')}").json()
         assert series["id"] == "Zürich/a b" and len(series["values"]) == 14
+
+
+def test_a_trained_panel_models_series_come_back_by_id_as_its_input(make_client):
+    """A really trained panel model (Nixtla's names, two years of months): a series read back by id is a
+    window the model forecasts from, with the timestamps it was trained on."""
+    import numpy as np
+    import pandas as pd
+
+    from model.config import ModelConfig, TrainConfig
+    from model.panel import read_panel, window
+    from model.tails import tails_frame
+    from model.train import train
+    from tests.model.helpers import monthly_weather
+
+    frame = monthly_weather(months=24).rename(columns={"month": "unique_id", "date": "ds", "temp_max": "y"})
+    config = ModelConfig(id_column="unique_id", targets=["y"], input_size=14, horizon=7, hidden_size=8)
+    artifact = train(frame, config, TrainConfig(epochs=2, max_steps=20), time_column="ds")
+    trained = artifact.config
+    # what panel training keeps with the version (model/train.py's panel path fills artifact.tails)
+    artifact.tails = tails_frame(read_panel(frame, trained, "ds"), trained, "ds")
+    client, settings = make_client(seed_defaults=False)
+    store.save_version(settings.store, "monthly", artifact)
+    with client:
+        page = client.get("/v1/models/monthly/series", params={"prefix": "2013"}).json()
+        series = client.get("/v1/models/monthly/series/2013-06").json()
+    assert page["total"] == 12 and page["id_column"] == "unique_id" and page["ids"][5] == "2013-06"
+    june = frame[frame["unique_id"] == "2013-06"].tail(14)
+    assert series["timestamps"] == [f"{d}T00:00:00" for d in june["ds"]]
+    assert series["values"] == pytest.approx(june["y"].tolist(), abs=1e-4)
+    index = pd.DatetimeIndex(series["timestamps"])
+    forecast = artifact.predictor.predict(window(np.array(series["values"])[:, None], index, trained)[None], (80,))
+    assert forecast.mean.shape == (1, 7, 1) and np.isfinite(forecast.mean).all()
