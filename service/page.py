@@ -1,7 +1,8 @@
 """The page at /: the models as cards (versions, promote, delete), a forecast drawn from pasted values,
-a dropped CSV or the model's history, and training from a CSV with its progress. Server-rendered HTML, one small
-script and one stylesheet from service/static/, every chart from /v1/models/{name}/plot.svg: nothing
-leaves the server, and the page uses only the /v1 API its users could call themselves."""
+a dropped CSV, the model's history or a panel model's series picked by id, and training from a CSV with its
+progress. Server-rendered HTML, two small scripts and one stylesheet from service/static/, every chart from
+/v1/models/{name}/plot.svg: nothing leaves the server, and the page uses only the /v1 API its users could
+call themselves."""
 
 from __future__ import annotations
 
