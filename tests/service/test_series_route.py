@@ -79,14 +79,11 @@ def test_an_id_with_a_slash_a_space_or_accents_is_found_by_its_encoded_path(make
         assert series["id"] == "Zürich/a b" and len(series["values"]) == 14
 
 
-def test_a_trained_panel_models_series_come_back_by_id_as_its_input(make_client):
-    """A really trained panel model (Nixtla's names, two years of months): a series read back by id is a
-    window the model forecasts from, with the timestamps it was trained on."""
-    import numpy as np
-    import pandas as pd
-
+def test_a_trained_panel_models_series_come_back_by_id_and_forecast(make_client):
+    """A really trained panel model (Nixtla's names, two years of months): a series read back by id, with
+    the timestamps it was trained on, POSTed as it is to /forecast."""
     from model.config import ModelConfig, TrainConfig
-    from model.panel import read_panel, window
+    from model.panel import read_panel
     from model.tails import tails_frame
     from model.train import train
     from tests.model.helpers import monthly_weather
@@ -102,10 +99,12 @@ def test_a_trained_panel_models_series_come_back_by_id_as_its_input(make_client)
     with client:
         page = client.get("/v1/models/monthly/series", params={"prefix": "2013"}).json()
         series = client.get("/v1/models/monthly/series/2013-06").json()
+        answer = client.post("/v1/models/monthly/forecast", json={"series": [series], "levels": [80, 95]})
     assert page["total"] == 12 and page["id_column"] == "unique_id" and page["ids"][5] == "2013-06"
     june = frame[frame["unique_id"] == "2013-06"].tail(14)
     assert series["timestamps"] == [f"{d}T00:00:00" for d in june["ds"]]
     assert series["values"] == pytest.approx(june["y"].tolist(), abs=1e-4)
-    index = pd.DatetimeIndex(series["timestamps"])
-    forecast = artifact.predictor.predict(window(np.array(series["values"])[:, None], index, trained)[None], (80,))
-    assert forecast.mean.shape == (1, 7, 1) and np.isfinite(forecast.mean).all()
+    assert answer.status_code == 200, answer.text
+    forecast = answer.json()["forecasts"][0]
+    assert forecast["id"] == "2013-06" and len(forecast["mean"]) == 7 and set(forecast["intervals"]) == {"80", "95"}
+    assert forecast["timestamps"][0].startswith("2013-07-01")
