@@ -60,10 +60,11 @@ class Summary:
                 "seconds": round(self.seconds, 3), "forecasts_per_second": round(self.forecasts_per_second, 1)}
 
 
-def check_levels(levels: tuple[int, ...]) -> tuple[int, ...]:
-    bad = [level for level in levels if level not in INTERVAL_LEVELS]
+def check_levels(levels: tuple[int, ...], available: list[int] = INTERVAL_LEVELS) -> tuple[int, ...]:
+    """The levels asked for, sorted, if the model stores their widths (INTERVAL_LEVELS)."""
+    bad = [level for level in levels if level not in available]
     if bad:
-        raise DataError(f"levels {bad} not available; choose from {INTERVAL_LEVELS}")
+        raise DataError(f"levels {bad} not available; choose from {available}")
     return tuple(sorted(set(levels)))
 
 
@@ -75,7 +76,7 @@ def forecast_file(predictor: Predictor, source: Path, output: Path, name: str, l
     skipped and reported; a file whose rows of one series are not together is a DataError."""
     config = predictor.config
     check_panel_config(config)
-    levels = check_levels(levels)
+    levels = check_levels(levels, sorted(predictor.quantiles))
     started = time.perf_counter()
     source_format = table_format(source)
     columns = find_columns(source, source_format, config, time_column)

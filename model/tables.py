@@ -224,6 +224,15 @@ def _row_errors(bad: list[tuple[np.ndarray, str, Any]], starts: np.ndarray, line
     return errors
 
 
+def _text(stamps: pa.Array) -> pa.Array:
+    """Timestamps as CSV text, 2024-01-21 00:00:00 (and the UTC offset), fractions of seconds only when held."""
+    try:
+        stamps = stamps.cast(pa.timestamp("s", stamps.type.tz))  # safe cast: refused if it would cut a fraction
+    except pa.ArrowInvalid:
+        pass
+    return pc.strftime(stamps, format="%Y-%m-%d %H:%M:%S" + ("%z" if stamps.type.tz else ""))
+
+
 def _float(value: Any) -> float | None:
     try:
         return float(value)
@@ -247,8 +256,7 @@ class Output:
         repeat = pa.array(np.repeat(np.arange(len(keys)), self.horizon))
         ds = pa.array(stamps)
         if self.fmt == "csv" and pa.types.is_timestamp(ds.type):
-            form = "%Y-%m-%d %H:%M:%S" + ("%z" if ds.type.tz else "")
-            ds = pc.strftime(ds, format=form)
+            ds = _text(ds)
         table = {"unique_id": pa.array(keys).take(repeat), "ds": ds, self.name: mean.ravel()}
         for level in self.levels:
             lower, upper = bands[level]

@@ -29,7 +29,7 @@ def predictor(**options) -> Predictor:
         for parameter in net.parameters():
             parameter.add_(0.3 * torch.randn_like(parameter))
     rows = np.ones((10, len(config.features)))
-    quantiles = {level: np.full((H, 1), level / 100, np.float32) for level in (50, 80, 95)}
+    quantiles = {level: np.full((H, 1), level / 100, np.float32) for level in (50, 80, 90, 95)}
     return Predictor(config=config, net=net.eval(), scaler=fit_scaler(rows, "window", len(config.fixed_columns)),
                      quantiles=quantiles)
 
@@ -181,3 +181,27 @@ def test_refusals_name_what_to_change(tmp_path):
     with pytest.raises(DataError, match="no target column: the file has neither 'sales' nor 'y'"):
         forecast_file(predictor(targets=["sales"]), write(panel({"a": 3}).drop(columns="y").assign(v=1),
                                                           tmp_path / "v.csv"), tmp_path / "out.csv", "m")
+
+
+def test_the_batch_command_forecasts_the_live_version_and_prints_a_summary(tmp_path, capsys):
+    from model import store
+    from model.artifact import Artifact, build_manifest
+    from service.cli import main
+
+    model = predictor(frequency="D")
+    store.save_version(tmp_path / "models", "shops", Artifact(model, build_manifest(model, metrics={})))
+    frame = panel({"a": 20, "b": 1, "c": 9})
+    source = write(frame, tmp_path / "in.parquet")
+    args = ["batch", "--model", "shops", "--input", str(source), "--store", str(tmp_path / "models")]
+    assert main([*args, "--output", str(tmp_path / "out.csv"), "--levels", "90"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("2 series forecast from 30 rows in ") and "forecasts/s); 1 skipped (b: 1 points" in line
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert list(out.columns) == ["unique_id", "ds", "shops", "shops-lo-90", "shops-hi-90"]
+    _, expected = direct(model, frame[frame["unique_id"] != "b"])
+    np.testing.assert_allclose(out["shops"], expected.mean[:, :, 0].ravel(), rtol=1e-6)
+    assert out["ds"].iloc[0] == "2024-01-21 00:00:00"
+    assert main([*args, "--output", str(tmp_path / "out.json")]) == 2
+    assert "name it .csv, .parquet or .pq" in capsys.readouterr().err
+    assert main(["batch", "--model", "nope", "--input", str(source), "--output", str(tmp_path / "o.csv"),
+                 "--store", str(tmp_path / "models")]) == 2
