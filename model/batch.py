@@ -11,6 +11,7 @@ columns (model/tables.py), so memory follows the chunk and batch sizes, never th
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import pandas as pd
 
 from model.config import ModelConfig
 from model.panel import MIN_POINTS, check_panel_config, window
-from model.predictor import INTERVAL_LEVELS, Predictor
+from model.predictor import INTERVAL_LEVELS, Forecasts, Predictor
 from model.tables import Chunk, Columns, Output, find_columns, read_chunks, table_format
 from model.windows import DataError, calendar_inputs, check_timestamps, future_times, normalize_frequency
 
@@ -28,6 +29,7 @@ LEVELS = (80, 95)  # NeuralForecast's usual pair; any of INTERVAL_LEVELS may be 
 BATCH_SERIES = 4096  # series per predictor.predict call: windows of a few MB, many forward chunks each
 CHUNK_ROWS = 250_000  # rows read at once
 MAX_REPORTED = 10  # skipped series named in the summary (all are counted)
+Predict = Callable[[np.ndarray, tuple[int, ...]], Forecasts]  # (S, L, F) windows, levels -> forecasts
 
 
 @dataclass
@@ -70,18 +72,19 @@ def check_levels(levels: tuple[int, ...], available: list[int] = INTERVAL_LEVELS
 
 def forecast_file(predictor: Predictor, source: Path, output: Path, name: str, levels: tuple[int, ...] = LEVELS,
                   time_column: str | None = None, output_format: str | None = None, chunk_rows: int = CHUNK_ROWS,
-                  batch_series: int = BATCH_SERIES) -> Summary:
+                  batch_series: int = BATCH_SERIES, predict: Predict | None = None) -> Summary:
     """Forecast every series of a long-format CSV or Parquet file (format from the extension) into output
     (CSV or Parquet, from output_format or its extension). A series too short or with a bad value is
-    skipped and reported; a file whose rows of one series are not together is a DataError."""
+    skipped and reported; a file whose rows of one series are not together is a DataError. predict:
+    where the windows go (default predictor.predict; the service runs them on its inference thread)."""
     config = predictor.config
     check_panel_config(config)
     levels = check_levels(levels, sorted(predictor.quantiles))
     started = time.perf_counter()
     source_format = table_format(source)
     columns = find_columns(source, source_format, config, time_column)
-    run = _Run(predictor, columns, levels, batch_series, Output(output, output_format or table_format(output), name,
-                                                              levels, config.horizon))
+    run = _Run(predict or predictor.predict, config, columns, levels, batch_series,
+               Output(output, output_format or table_format(output), name, levels, config.horizon))
     try:
         carry: _Rows | None = None
         for chunk in read_chunks(source, source_format, columns, chunk_rows):
@@ -173,9 +176,9 @@ def _check_times(rows: _Rows, frequency: str | None, where: str) -> None:
 class _Run:
     """One file's forecast: complete series -> windows -> predictor -> output, a batch at a time."""
 
-    def __init__(self, predictor: Predictor, columns: Columns, levels: tuple[int, ...], batch_series: int,
-                 output: Output) -> None:
-        self.predictor, self.config, self.columns, self.levels = predictor, predictor.config, columns, levels
+    def __init__(self, predict: Predict, config: ModelConfig, columns: Columns, levels: tuple[int, ...],
+                 batch_series: int, output: Output) -> None:
+        self.predict, self.config, self.columns, self.levels = predict, config, columns, levels
         self.batch_series, self.output = batch_series, output
         self.summary = Summary()
         self.seen = np.zeros(0, np.uint64)  # hashes of the ids already complete: 8 bytes a series
@@ -219,7 +222,7 @@ class _Run:
             return
         horizon = self.config.horizon
         windows = _windows(rows, positions, self.config)
-        result = self.predictor.predict(windows, self.levels)
+        result = self.predict(windows, self.levels)
         finite = np.isfinite(result.mean).all(axis=(1, 2))
         for lower, upper in result.intervals.values():
             finite &= np.isfinite(lower).all(axis=(1, 2)) & np.isfinite(upper).all(axis=(1, 2))
