@@ -180,8 +180,10 @@ def _numbers(raw: Any) -> tuple[np.ndarray, np.ndarray]:
 def _times(raw: Any) -> pd.Index:
     """Timestamps (NaT where missing or unreadable) or numbers: a time column as the model reads it."""
     if isinstance(raw, pa.ChunkedArray | pa.Array):
-        if pa.types.is_timestamp(raw.type) or pa.types.is_date(raw.type):
-            return pd.DatetimeIndex(pd.to_datetime(raw.to_pandas()))
+        if pa.types.is_date(raw.type):
+            raw = raw.cast(pa.timestamp("s"))
+        if pa.types.is_timestamp(raw.type):
+            return pd.DatetimeIndex(raw.to_pandas())
         raw = raw.to_pandas()
     if pd.api.types.is_numeric_dtype(raw):
         numbers: pd.Index = pd.Index(np.asarray(raw))
@@ -266,7 +268,9 @@ class Output:
             self.partial.unlink(missing_ok=True)
             self.schema = out.schema
             if self.fmt == "parquet":
-                self.writer = pq.ParquetWriter(self.partial, out.schema)
+                # A dictionary for the ids only (each repeats horizon times): trying one on the forecasts'
+                # distinct floats made writing 7x slower and the file larger (measured on 180,000 rows).
+                self.writer = pq.ParquetWriter(self.partial, out.schema, use_dictionary=["unique_id"])
             else:
                 self.writer = pa_csv.CSVWriter(self.partial, out.schema,
                                                write_options=pa_csv.WriteOptions(quoting_style="needed"))
