@@ -14,6 +14,7 @@ The target (issue 28) is a ratio of 0.8 or more. Writes benchmarks/out/batch.md.
 from __future__ import annotations
 
 import argparse
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -60,19 +61,20 @@ def write_panel(path: Path, count: int, length: int) -> int:
     starts = [(i, s) for i, (_, values, _) in enumerate(sources) for s in range(len(values) - length + 1)]
     chosen = np.linspace(0, len(starts) - 1, count).round().astype(int)
     offsets = np.arange(length)
-    writer = None
+    writer, written = None, 0
     for block in np.array_split(chosen, max(count // 10_000, 1)):  # 10,000 series per row group
         ids, values, times = [], [], []
-        for k in block.tolist():
+        for number, k in enumerate(block.tolist()):
             source, start = starts[k]
             name, series, stamps = sources[source]
-            ids.append(np.full(length, f"{name}-{start}"))
+            ids.append(np.full(length, f"{name}-{start}-{written + number}"))  # unique when windows repeat
             values.append(series[start + offsets])
             times.append(stamps[start : start + length].as_unit("ns").asi8)
         table = pa.table({"unique_id": np.concatenate(ids), "ds": pa.array(np.concatenate(times).view("M8[ns]")),
                           "y": np.concatenate(values)})
         writer = writer or pq.ParquetWriter(path, table.schema)
         writer.write_table(table)
+        written += len(block)
     assert writer is not None
     writer.close()
     return count * length
@@ -94,6 +96,10 @@ def raw_rates(predictor: Predictor, source: Path, batches: list[int]) -> dict[in
     groups = list(frame.groupby("unique_id", sort=False))[: max(batches)]
     windows = np.stack([window(g[["y"]].to_numpy(), pd.DatetimeIndex(g["ds"]), predictor.config) for _, g in groups])
     return {b: b / timed(lambda w=windows[:b]: predictor.forecast_array(w)) for b in batches}
+
+
+def peak_megabytes() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
 
 
 def main() -> None:
@@ -131,7 +137,8 @@ def main() -> None:
              "", "| what | forecasts/s | seconds for the file |", "|---|---|---|"]
     lines += [f"| raw model, forecast_array, batch {b} | {r:,.0f} | {args.series / r:.2f} |" for b, r in raw.items()]
     lines += [f"| `gru-forecast batch` (read + check + forecast + write) | {rate:,.0f} | {seconds:.2f} |", "",
-              f"Ratio to the raw model's best: **{rate / best:.2f}** (target 0.8)."]
+              f"Ratio to the raw model's best: **{rate / best:.2f}** (target 0.8). Peak memory of this process "
+              f"(making the file, the raw timings and the command): {peak_megabytes():,.0f} MB."]
     save("batch", "\n".join(lines))
 
 

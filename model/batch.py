@@ -97,6 +97,8 @@ def forecast_file(predictor: Predictor, source: Path, output: Path, name: str, l
     except BaseException:
         run.output.discard()
         raise
+    if not run.summary.rows:
+        raise DataError("the file has no rows")
     if not run.summary.series:
         run.output.discard()
         reasons = "; ".join(f"{k}: {why}" for k, why in run.summary.reasons.items())
@@ -206,7 +208,8 @@ class _Run:
         keys[:] = rows.keys[:complete]
         # 64-bit hashes, not the ids: a million series cost 8 MB (two ids sharing a hash: ~1e-8 at that size)
         hashes = pd.util.hash_array(keys)
-        again = np.isin(hashes, self.seen)
+        at = np.searchsorted(self.seen, hashes)
+        again = self.seen[np.minimum(at, len(self.seen) - 1)] == hashes if len(self.seen) else np.zeros(complete, bool)
         unique, first = np.unique(hashes, return_index=True)
         if again.any() or len(unique) < len(hashes):
             repeated = np.ones(len(hashes), bool)
@@ -215,7 +218,8 @@ class _Run:
             line = int(rows.lines[rows.starts[position]])
             raise DataError(f"series {rows.keys[position]!r} appears again at {self.columns.where} {line} after "
                             "other series: sort the file by id (the rows of one series must be together)")
-        self.seen = np.union1d(self.seen, unique)
+        # An insert into the sorted array: one copy per chunk, where a union would sort all of it again.
+        self.seen = np.insert(self.seen, np.searchsorted(self.seen, unique), unique)
 
     def _forecast(self, rows: _Rows, positions: np.ndarray) -> None:
         if not len(positions):
