@@ -117,7 +117,8 @@ def read_chunks(source: Path, fmt: str, columns: Columns, chunk_rows: int) -> It
             frames = pd.read_csv(source, sep=columns.separator, usecols=columns.wanted, dtype={columns.id: str},
                                  chunksize=chunk_rows, encoding="utf-8-sig")
             for frame in frames:
-                yield _chunk({c: frame[c] for c in columns.wanted}, columns, read + 2)
+                if len(frame):  # a header alone reads as one empty chunk
+                    yield _chunk({c: frame[c] for c in columns.wanted}, columns, read + 2)
                 read += len(frame)
     except (OSError, UnicodeDecodeError, pa.ArrowInvalid, pd.errors.ParserError, ValueError) as exc:
         if isinstance(exc, DataError):
