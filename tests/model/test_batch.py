@@ -138,12 +138,14 @@ def test_short_and_bad_series_are_reported_and_the_rest_forecast(tmp_path):
     assert "5 skipped" in summary.line() and "one: 1 points" in summary.line()
 
 
-@pytest.mark.parametrize("chunk_rows", [3, 1000])
-def test_an_id_met_again_after_another_series_is_refused_by_name(tmp_path, chunk_rows):
+@pytest.mark.parametrize("chunk_rows, suffix, where", [(3, "csv", "line 14"), (1000, "csv", "line 14"),
+                                                      (3, "parquet", "row 13"), (1000, "parquet", "row 13")])
+def test_an_id_met_again_after_another_series_is_refused_by_name(tmp_path, chunk_rows, suffix, where):
     frame = panel({"a": 4, "b": 4, "c": 4})
     frame = pd.concat([frame, frame[frame["unique_id"] == "a"].iloc[:2]], ignore_index=True)
-    with pytest.raises(DataError, match="series 'a' appears again at line 14 .*sort the file by id"):
-        forecast_file(predictor(), write(frame, tmp_path / "in.csv"), tmp_path / "out.csv", "m", chunk_rows=chunk_rows)
+    with pytest.raises(DataError, match=f"series 'a' appears again at {where} .*sort the file by id"):
+        forecast_file(predictor(), write(frame, tmp_path / f"in.{suffix}"), tmp_path / "out.csv", "m",
+                      chunk_rows=chunk_rows)
     assert not (tmp_path / "out.csv").exists() and not list(tmp_path.glob(".*partial"))
 
 
