@@ -55,6 +55,8 @@ class Manifest:
     class_prior: list[float] | None = None  # classifiers: class shares in the training part
     choice: dict[str, Any] | None = None  # what "auto" chose: scaling, base, ridge penalty, season and its source
     validation: dict[str, Any] | None = None  # validation MASE of the start candidates, the race, the result
+    # A panel model's series: how many were used, which were refused and why, its parts (model/panel_train.py).
+    panel: dict[str, Any] | None = None
     name: str | None = None
     version: str | None = None
     description: str | None = None

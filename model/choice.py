@@ -12,7 +12,7 @@ from model.config import Base, ModelConfig, Scaling
 from model.linear import PENALTIES, Ridge
 from model.predictor import base_forecast, base_shift
 from model.resolve import MAX_RIDGE_WINDOWS, Block, Resolved, evenly
-from model.scaling import fit_scaler, scale_inputs
+from model.scaling import scale_inputs
 from model.windows import DataError
 
 
@@ -75,7 +75,7 @@ def season_helps(config: ModelConfig, data: Resolved) -> bool:
     rows = data.train_rows[evenly(slice(0, len(data.train_rows)), MAX_RIDGE_WINDOWS)]
     n = len(config.targets)
     errors = [metrics.mase(data.y[rows], base_forecast(data.x[rows, :, :n], replace(config, base=base)),
-                           data.mase_scale) for base in ("naive", "seasonal")]
+                           data.scale(rows)) for base in ("naive", "seasonal")]
     return bool(errors[1] < errors[0])
 
 
@@ -85,6 +85,8 @@ def scalings_tried(config: ModelConfig, data: Resolved) -> list[Scaling]:
     second half of the training part against the first, and validation against training (T2)."""
     if config.scaling != "auto":
         return [config.scaling]
+    if config.id_column:  # one mean and deviation for series of every level describes none of them
+        return ["window", "robust"]
     train_targets = data.train_values[:, : data.n_targets]
     half = len(train_targets) // 2
     keeps_range = min(_share_inside(train_targets[half:], train_targets[:half]),
@@ -130,7 +132,7 @@ def _score_scaling(data: Resolved, scaling: Scaling, s_rank: int, bases: list[Ba
     added to candidates (with their simplicity rank) and scores."""
     config, x, y, n = data.config, data.x, data.y, data.n_targets
     penalties = PENALTIES if config.linear_skip else (float("inf"),)
-    scaler = fit_scaler(data.train_values, scaling, len(config.calendar_columns))
+    scaler = data.scaler(scaling)
     # Per block, the windows a ridge is fitted on and those it is scored on, scaled once for every base.
     scaled = []
     for fit_rows, rows in fit_blocks:
@@ -156,7 +158,7 @@ def _score_scaling(data: Resolved, scaling: Scaling, s_rank: int, bases: list[Ba
             scores[f"{scaling}/{base}/{penalty:g}"] = round(score, 5) if np.isfinite(score) else None
             if np.isfinite(score):
                 simplicity = (-penalty, b_rank, s_rank)  # sorts simplest first
-                val_score = metrics.mase(y[data.val_rows], forecasts[-1], data.mase_scale)
+                val_score = metrics.mase(y[data.val_rows], forecasts[-1], data.scale(data.val_rows))
                 candidate = Candidate(scaling, base, penalty, val_score, weight, bias, score=score)
                 candidates.append((simplicity, candidate))
                 if base not in best_of_base or score < best_of_base[base][0].score:
@@ -179,13 +181,13 @@ def _add_combination(data: Resolved, scaling: Scaling, s_rank: int,
     if np.isfinite(score):
         weight, bias = combine(data.config, [(c.base, c.weight, c.bias) for c in (first, second)])
         parts = ((first.base, first.penalty), (second.base, second.penalty))
-        val_score = metrics.mase(data.y[data.val_rows], together[-1], data.mase_scale)
+        val_score = metrics.mase(data.y[data.val_rows], together[-1], data.scale(data.val_rows))
         candidates.append(((float("inf"), 3, s_rank),  # the least simple: ties go to the others
                            Candidate(scaling, "naive", float("inf"), val_score, weight, bias, parts, score)))
 
 
 def _mean_mase(data: Resolved, blocks: list[Block], forecasts: list[np.ndarray]) -> float:
-    scores = [metrics.mase(data.y[rows], f, data.mase_scale) for (_, rows), f in zip(blocks, forecasts, strict=True)]
+    scores = [metrics.mase(data.y[rows], f, data.scale(rows)) for (_, rows), f in zip(blocks, forecasts, strict=True)]
     return float(np.mean(scores))
 
 

@@ -9,13 +9,17 @@ import numpy as np
 
 from model import metrics
 from model.predictor import Predictor
-from model.windows import Series, make_windows
+from model.windows import Series, make_windows, windows_view
 
 
 def forecast_windows(
-    series: Series, input_size: int, horizon: int, starts: slice | None = None
+    series: Series, input_size: int, horizon: int, starts: slice | np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Inputs (N, L, F), actual targets (N, H, F) and the start rows of the selected windows."""
+    """Inputs (N, L, F), actual targets (N, H, F) and the start rows of the selected windows (a part's
+    slice, or a panel's start rows: those windows alone are copied)."""
+    if isinstance(starts, np.ndarray):
+        x, y = windows_view(series.values, input_size, horizon)
+        return np.array(x[starts]), np.array(y[starts]), starts
     x, y = make_windows(series.values, input_size, horizon)
     rows = np.arange(len(x))
     if starts is not None:
@@ -33,7 +37,7 @@ class WindowForecasts:
     guarded: np.ndarray | None = None  # (N,) the windows the guard gave the base and linear part only
 
 
-def window_forecasts(predictor: Predictor, series: Series, starts: slice | None = None, batch: int = 1024,
+def window_forecasts(predictor: Predictor, series: Series, starts: slice | np.ndarray | None = None, batch: int = 1024,
                      stride: int = 1) -> WindowForecasts:
     """Forecasts on the windows starting in starts, every stride-th (stride = horizon: non-overlapping
     windows, as a backtest counts them)."""
@@ -109,7 +113,7 @@ def score(test: WindowForecasts, mase_scale: np.ndarray) -> dict[str, Any]:
 def forecast_metrics(test: WindowForecasts, mase_scale: np.ndarray) -> ForecastMetrics:
     """Each system's metrics, and the share of actual values inside the model's bands."""
     return ForecastMetrics(
-        windows=len(test.actual), mase_scale=[float(v) for v in np.atleast_1d(mase_scale)],
+        windows=len(test.actual), mase_scale=[float(v) for v in np.ravel(mase_scale)],
         systems={system: metrics.regression_metrics(test.actual, forecast, mase_scale)
                  for system, forecast in test.forecasts.items()},
         guarded=int(test.guarded.sum()) if test.guarded is not None else None,

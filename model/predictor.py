@@ -10,7 +10,7 @@ import torch
 
 from model.config import ModelConfig
 from model.network import GRUNet
-from model.scaling import scale_inputs, volatility
+from model.scaling import observed_steps, scale_inputs, volatility
 
 # Interval levels (percent) whose conformal quantiles every forecaster stores.
 INTERVAL_LEVELS = [50, 80, 90, 95, 99]
@@ -103,7 +103,7 @@ class Predictor:
         motion artifact: errors of 42 naive steps where naive made 1), a linear map in proportion."""
         if self.spread is None:
             return np.zeros(len(scaled), bool)
-        read = scaled.shape[2] - len(self.config.calendar_columns)  # the calendar's are exact: never wild
+        read = scaled.shape[2] - len(self.config.fixed_columns)  # observed flag and calendar: never wild
         limit = GUARD_MARGIN * np.asarray(self.spread, np.float32)[:read]
         return np.asarray((window_spread(scaled[:, :, :read]) > limit).any(axis=1))
 
@@ -127,7 +127,7 @@ class Predictor:
         """(N, L, F) -> (N, T): the window's volatility ** exponent, what the stored quantiles multiply."""
         n = len(self.config.targets)
         lag = self.interval_lag or base_lag(self.config)
-        vol = volatility(windows[:, :, :n], self.scaler, lag, self.floor)
+        vol = volatility(windows[:, :, :n], self.scaler, lag, self.floor, observed_steps(windows, self.scaler))
         return vol if self.exponent == 1.0 else np.asarray(vol**self.exponent, np.float32)
 
     def predict(self, windows: np.ndarray, levels: tuple[int, ...] = ()) -> Forecasts:

@@ -17,7 +17,7 @@ from model.forking import ForkingWindows
 from model.network import GRUNet
 from model.predictor import Predictor
 from model.resolve import Resolved
-from model.scaling import fit_scaler, scale_inputs
+from model.scaling import scale_inputs
 
 # How much lower than the better run alone the pair's validation MASE must be to be served: the pair
 # costs two GRU bodies per forecast, and a smaller gain is within the noise of the choice (T5).
@@ -90,11 +90,11 @@ def prepare(data: Resolved, candidate: Candidate, seed: int) -> Run:
             net.skip.weight.copy_(torch.from_numpy(candidate.weight))
             net.skip.bias.copy_(torch.from_numpy(candidate.bias))
     predictor = Predictor(config=config, net=net,
-                          scaler=fit_scaler(data.train_values, candidate.scaling, len(config.calendar_columns)))
+                          scaler=data.scaler(candidate.scaling))
     x, y, rows = data.x, data.y, data.val_rows
     xs, _, scale = scale_inputs(x[rows], predictor.scaler)
     target = ((y[rows] - predictor.base(x[rows])) / scale[:, None, :n_targets]).astype(np.float32)
-    val_weight = np.broadcast_to(scale[:, None, :n_targets] / data.mase_scale, target.shape).astype(np.float32)
+    val_weight = np.broadcast_to(scale[:, None, :n_targets] / data.scale(rows), target.shape).astype(np.float32)
     # Without the skip every position of the window's second half is trained (forking); with it
     # only the last position sees the skip, so the head would have to learn two different things.
     first = max(config.input_size // 2, config.season_length or 1)  # positions with half a window behind them
@@ -210,4 +210,4 @@ def blocks_ratio(candidate: Candidate) -> float:
 def val_mase(predictor: Predictor, data: Resolved) -> float:
     """The predictor's MASE on the validation windows, on the CPU."""
     forecast, _ = predictor.to(choose_device("cpu")).forecast_array(data.x[data.val_rows])
-    return metrics.mase(data.y[data.val_rows], forecast, data.mase_scale)
+    return metrics.mase(data.y[data.val_rows], forecast, data.scale(data.val_rows))

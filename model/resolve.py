@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
 from model import calendar, metrics
-from model.config import ModelConfig, TrainConfig
+from model.config import OBSERVED, ModelConfig, TrainConfig
 from model.fit import for_window
+from model.scaling import fit_scaler
 from model.season import resolve_season, season_from_frequency
-from model.windows import Series, Split, calendar_inputs, make_windows
+from model.windows import Series, Split, calendar_inputs, make_windows, windows_view
 
 # Validation windows scored each epoch (evenly spaced over the part) and training windows the ridge
 # sees: enough for a stable choice, bounded so a 100,000-point series costs seconds, not minutes.
@@ -51,6 +53,18 @@ class Resolved:
     budget: TrainConfig  # the run's steps for this window length (fit.for_window)
     season_source: str  # "given", "frequency" or "detected"
     calendar_offered: bool  # "auto" and the training part spans two years: the year is tried
+    # A panel's MASE scale per window (N,): its own series' in-sample seasonal naive error (model/panel_train.py).
+    row_scale: np.ndarray | None = None
+
+    def scale(self, rows: np.ndarray) -> np.ndarray:
+        """MASE's denominator for the windows at rows: (T,) for one series, (len(rows), 1, 1) for a panel."""
+        return self.mase_scale if self.row_scale is None else self.row_scale[rows][:, None, None]
+
+    def scaler(self, kind: str) -> dict[str, Any]:
+        """A scaler of this kind fitted on the training part, the fixed columns (observed flag, calendar) unscaled."""
+        config = self.config
+        observed = config.features.index(OBSERVED) if config.id_column else None
+        return fit_scaler(self.train_values, kind, len(config.fixed_columns), observed)
 
     @property
     def train_values(self) -> np.ndarray:
@@ -63,7 +77,8 @@ class Resolved:
     def with_year(self) -> Resolved:
         """The same data with the time of year's input columns appended (calendar "year")."""
         year, dated = with_year(self.config, self.series)
-        x = make_windows(dated.values, year.input_size, year.horizon)[0]
+        x = windows_view(dated.values, year.input_size, year.horizon)[0] if year.id_column else \
+            make_windows(dated.values, year.input_size, year.horizon)[0]
         return replace(self, config=year, series=dated, x=x, calendar_offered=False)
 
 

@@ -20,10 +20,12 @@ from model.config import ModelConfig, TrainConfig, check_options
 from model.decisions import CalendarDecision, ValidationRecord, classifier_choice, forecaster_choice
 from model.evaluate import classifier_metrics, coverage_warning, forecast_metrics, window_forecasts
 from model.fit import CancelCheck, EpochReport, Progress, learning_rate
+from model.panel import MIN_POINTS, nixtla_names, read_panel
+from model.panel_train import calibrate_panel, resolve_panel, training_min_rows
 from model.predictor import Predictor
 from model.race import race
 from model.resolve import NOT_OFFERED, Resolved, resolve, year_offered
-from model.windows import Series, Split, prepare_series, resolved_config, split_windows
+from model.windows import DataError, Series, Split, prepare_series, resolved_config, split_windows
 
 __all__ = ["check_options", "train"]
 
@@ -39,6 +41,8 @@ def train(
     """Train on the training part, choose and stop on validation, calibrate, report on the test part."""
     train_config = train_config or TrainConfig()
     check_options(config, train_config)
+    if config.id_column:
+        return _panel(frame, config, train_config, time_column, progress, should_cancel)
     asked = config
     series = prepare_series(frame, config, time_column, interpolate=train_config.interpolate)
     config = resolved_config(config, series)
@@ -78,6 +82,34 @@ def try_year(data: Resolved, choice: Choice, asked: ModelConfig) -> tuple[Resolv
             "year", "auto: the best start with the year scored lower over the choice blocks", scores)
     return data, replace(choice, scores=table), CalendarDecision(
         "none", "auto: the year did not lower the best start's score over the choice blocks", scores)
+
+
+def _panel(frame: pd.DataFrame, config: ModelConfig, train_config: TrainConfig, time_column: str | None,
+           progress: Progress | None, should_cancel: CancelCheck | None) -> Artifact:
+    """One global model on every series of a long-format frame (model/panel_train.py): the same steps."""
+    config, time_column = nixtla_names(frame, config, time_column)
+    asked = config
+    panel = read_panel(frame, config, time_column, train_config.interpolate, training_min_rows(config))
+    if not panel.series:
+        first = "; ".join(f"{k}: {v}" for k, v in list(panel.short.items())[:3])
+        raise DataError(f"no series of the panel can be used ({len(panel.short)} refused; {first})")
+    data, layout = resolve_panel(panel, resolved_config(config, panel.series[0]), train_config)
+    choice = choose(data)
+    data, choice, calendar = try_year(data, choice, asked)
+    raced = race(data, choice, train_config, progress, should_cancel)
+    predictor = raced.predictor
+    calibration = calibrate_panel(predictor, data, layout)
+    test = forecast_metrics(window_forecasts(predictor, data.series, layout.test), data.scale(layout.test))
+    test = replace(test, mase_scale=[], coverage_warning=coverage_warning(test.to_dict(), 1))
+    chosen = forecaster_choice(asked, predictor.config, raced.chosen, choice, data.season_source, calendar,
+                               raced.record, learning_rate(len(data.train_rows), data.budget), data.budget.max_steps)
+    validation = ValidationRecord(len(data.val_rows), raced.chosen, choice, len(data.blocks) + 1, calendar,
+                                  raced.record, calibration)
+    record = {"series": len(panel.ids), "short": panel.short, "min_points": MIN_POINTS, "id_column": config.id_column,
+              "time_column": time_column, "refitted": False, "calibration_windows": len(layout.calibration),
+              "training_windows": len(layout.train)}
+    return package(predictor, data.series, train_config, raced.history, test.to_dict(), mase_scale=None,
+                   choice=chosen.to_dict(), validation=validation.to_dict(), panel=record)
 
 
 def _classifier(series: Series, config: ModelConfig, asked: ModelConfig, split: Split, train_config: TrainConfig,

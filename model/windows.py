@@ -312,6 +312,13 @@ def make_windows(values: np.ndarray, input_size: int, horizon: int, stride: int 
     return np.array(view[:, :input_size]), np.array(view[:, input_size:])  # copies: the view is read-only
 
 
+def windows_view(values: np.ndarray, input_size: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """make_windows as read-only views: no copy, for a panel whose windows outnumber what memory holds
+    twice; index them (x[rows]) to get arrays."""
+    view = np.lib.stride_tricks.sliding_window_view(values, input_size + horizon, axis=0).transpose(0, 2, 1)
+    return view[:, :input_size], view[:, input_size:]
+
+
 @dataclass
 class Split:
     train: slice  # window start positions (row numbers of each window's first input)
