@@ -209,3 +209,26 @@ def test_the_batch_command_forecasts_the_live_version_and_prints_a_summary(tmp_p
     assert "name it .csv, .parquet or .pq" in capsys.readouterr().err
     assert main(["batch", "--model", "nope", "--input", str(source), "--output", str(tmp_path / "o.csv"),
                  "--store", str(tmp_path / "models")]) == 2
+
+
+def test_a_trained_panel_model_forecasts_a_file_as_its_predictor_does(tmp_path):
+    from model.config import TrainConfig
+    from model.datasets import DATASETS
+    from model.train import train
+
+    weather = DATASETS["weather"].load()  # real data: Seattle's daily maximum, cut into six series
+    frame = pd.concat([pd.DataFrame({"unique_id": f"w{i}", "ds": weather["date"].iloc[start : start + n],
+                                     "y": weather["temp_max"].iloc[start : start + n]})
+                       for i, (start, n) in enumerate([(0, 60), (60, 9), (69, 45), (114, 1), (115, 80), (195, 30)])])
+    config = ModelConfig(id_column="unique_id", targets=["y"], input_size=12, horizon=H, frequency="D")
+    artifact = train(frame, config, TrainConfig(epochs=2, max_steps=20), time_column="ds")
+    model = artifact.predictor
+    summary = forecast_file(model, write(frame, tmp_path / "in.csv"), tmp_path / "out.parquet", "m", chunk_rows=16)
+    assert summary.series == 5 and summary.reasons == {"w3": "1 points; a panel model needs at least 2"}
+    out = pd.read_parquet(tmp_path / "out.parquet")
+    assert list(out.columns) == COLUMNS
+    usable = frame[frame["unique_id"] != "w3"].assign(ds=lambda f: pd.to_datetime(f["ds"]))
+    _, expected = direct(model, usable)
+    np.testing.assert_allclose(out["m"], expected.mean[:, :, 0].ravel(), rtol=1e-5)
+    np.testing.assert_allclose(out["m-lo-95"], expected.intervals[95][0][:, :, 0].ravel(), rtol=1e-5)
+    assert out["ds"].iloc[0] == pd.Timestamp(weather["date"].iloc[60])
