@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from model.artifact import Manifest
 from model.config import ModelConfig
 from model.panel import MIN_POINTS, check_panel_config, window
 from model.predictor import INTERVAL_LEVELS, Forecasts, Predictor
@@ -62,6 +63,11 @@ class Summary:
                 "seconds": round(self.seconds, 3), "forecasts_per_second": round(self.forecasts_per_second, 1)}
 
 
+def trained_time_column(manifest: Manifest) -> str | None:
+    """The time column a panel model was trained with (its manifest's panel record), if any."""
+    return (manifest.panel or {}).get("time_column")
+
+
 def check_levels(levels: tuple[int, ...], available: list[int] = INTERVAL_LEVELS) -> tuple[int, ...]:
     """The levels asked for, sorted, if the model stores their widths (INTERVAL_LEVELS)."""
     bad = [level for level in levels if level not in available]
@@ -72,17 +78,19 @@ def check_levels(levels: tuple[int, ...], available: list[int] = INTERVAL_LEVELS
 
 def forecast_file(predictor: Predictor, source: Path, output: Path, name: str, levels: tuple[int, ...] = LEVELS,
                   time_column: str | None = None, output_format: str | None = None, chunk_rows: int = CHUNK_ROWS,
-                  batch_series: int = BATCH_SERIES, predict: Predict | None = None) -> Summary:
+                  batch_series: int = BATCH_SERIES, predict: Predict | None = None,
+                  trained_time: str | None = None) -> Summary:
     """Forecast every series of a long-format CSV or Parquet file (format from the extension) into output
     (CSV or Parquet, from output_format or its extension). A series too short or with a bad value is
     skipped and reported; a file whose rows of one series are not together is a DataError. predict:
-    where the windows go (default predictor.predict; the service runs them on its inference thread)."""
+    where the windows go (default predictor.predict; the service runs them on its inference thread).
+    trained_time: the time column the model was trained with (trained_time_column), read when the file has it."""
     config = predictor.config
     check_panel_config(config)
     levels = check_levels(levels, sorted(predictor.quantiles))
     started = time.perf_counter()
     source_format = table_format(source)
-    columns = find_columns(source, source_format, config, time_column)
+    columns = find_columns(source, source_format, config, time_column, trained_time)
     run = _Run(predict or predictor.predict, config, columns, levels, batch_series,
                Output(output, output_format or table_format(output), name, levels, config.horizon))
     try:

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from model import store
 from model.artifact import Artifact, ArtifactError, load_artifact, save_artifact
 from model.backtest import backtest, format_backtest
-from model.batch import LEVELS, forecast_file
+from model.batch import LEVELS, forecast_file, trained_time_column
 from model.config import ModelConfig, TrainConfig, check_options, options
 from model.datasets import DATASETS, PRETRAINED
 from model.evaluate import evaluate_classifier, evaluate_forecaster
@@ -175,7 +175,7 @@ def command_backtest(args: argparse.Namespace) -> int:
 def command_batch(args: argparse.Namespace) -> int:
     artifact, _ = _load(Path(args.store), args.model, args.version)
     summary = forecast_file(artifact.predictor, Path(args.input), Path(args.output), args.model, tuple(args.levels),
-                            args.time_column)
+                            args.time_column, trained_time=trained_time_column(artifact.manifest))
     print(summary.line())
     return 0
 
@@ -262,8 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="unique_id, ds, MODEL, MODEL-lo-80, ... (.csv, .parquet or .pq)")
     p.add_argument("--levels", type=int, nargs="+", default=list(LEVELS), help="interval levels in percent "
                    f"(default {' '.join(map(str, LEVELS))}; any of {' '.join(map(str, INTERVAL_LEVELS))})")
-    p.add_argument("--time-column", help="timestamps column (default: ds when the file has one; without one, ds is "
-                   "the step 1..horizon)")
+    p.add_argument("--time-column", help="timestamps column (default: the model's training time column, else ds, "
+                   "when the file has it; without one, ds is the step 1..horizon)")
     p.add_argument("--store", default=_server_store(), help="model store to read (default: $GRU_FORECAST_STORE, "
                    "else ./models: the one `gru-forecast serve` reads)")
     p.set_defaults(run=command_batch)

@@ -53,8 +53,10 @@ class Columns:
         return list(dict.fromkeys([self.id, *self.values, *([self.time] if self.time else [])]))
 
 
-def find_columns(source: Path, fmt: str, config: ModelConfig, time_column: str | None) -> Columns:
-    """The model's id, target and covariate columns, or Nixtla's unique_id, y (and ds for the time)."""
+def find_columns(source: Path, fmt: str, config: ModelConfig, time_column: str | None,
+                 trained_time: str | None = None) -> Columns:
+    """The model's id, target and covariate columns, or Nixtla's unique_id, y; the time column asked for,
+    else the one the model was trained with (trained_time) or ds, where the file has it."""
     separator = ","
     try:
         if fmt == "parquet":
@@ -81,7 +83,7 @@ def find_columns(source: Path, fmt: str, config: ModelConfig, time_column: str |
         raise DataError(f"the model reads covariate(s) {missing}; the file has {names}")
     if time_column is not None and time_column not in names:
         raise DataError(f"unknown time column {time_column!r}; the file has {names}")
-    time = time_column or (NIXTLA_TIME if NIXTLA_TIME in names else None)
+    time = time_column or next((c for c in (trained_time, NIXTLA_TIME) if c is not None and c in names), None)
     if config.calendar_columns and time is None:
         raise DataError(f"calendar {config.calendar!r} reads the time of year: the file needs a time column")
     return Columns(pick(config.id_column, NIXTLA_ID, "id"), [pick(config.targets[0], NIXTLA_TARGET, "target"),

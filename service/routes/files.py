@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from model.batch import LEVELS, forecast_file
+from model.batch import LEVELS, forecast_file, trained_time_column
 from model.predictor import Forecasts
 from model.tables import FORMATS
 from model.windows import DataError
@@ -63,8 +63,9 @@ async def forecast_file_route(
     levels: Annotated[list[int] | None, Query(description="interval levels in percent (default 80 and 95)")] = None,
     output_format: Annotated[Literal["csv", "parquet"] | None, Query(
         alias="format", description="the answer's format (default: the file's)")] = None,
-    time_column: Annotated[str | None, Query(max_length=256, description="timestamps column (default: ds when "
-                                             "the file has one; without one, ds is the step 1..horizon)")] = None,
+    time_column: Annotated[str | None, Query(max_length=256, description="timestamps column (default: the "
+                                             "model's training time column, else ds, when the file has it; without "
+                                             "one, ds is the step 1..horizon)")] = None,
 ) -> FileResponse:
     """Forecast every series of a long-format CSV or Parquet file with a panel model (trained with
     `id_column`), answered in the same format (or `?format=`) in NeuralForecast's columns, ready for
@@ -90,7 +91,7 @@ async def forecast_file_route(
         await run_in_threadpool(_save, file.file, source)
         output = folder / f"forecasts.{output_format or FORMATS[source.suffix]}"
         run = partial(forecast_file, predictor, source, output, name, tuple(levels or LEVELS), time_column,
-                      predict=predict)
+                      predict=predict, trained_time=trained_time_column(loaded.artifact.manifest))
         summary = await asyncio.get_running_loop().run_in_executor(None, run)
     except DataError as exc:
         shutil.rmtree(folder, ignore_errors=True)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from model.batch import forecast_file
+from model.batch import forecast_file, trained_time_column
 from model.config import ModelConfig
 from model.network import GRUNet
 from model.panel import window
@@ -217,17 +217,19 @@ def test_a_trained_panel_model_forecasts_a_file_as_its_predictor_does(tmp_path):
     from model.train import train
 
     weather = DATASETS["weather"].load()  # real data: Seattle's daily maximum, cut into six series
-    frame = pd.concat([pd.DataFrame({"unique_id": f"w{i}", "ds": weather["date"].iloc[start : start + n],
+    frame = pd.concat([pd.DataFrame({"unique_id": f"w{i}", "date": weather["date"].iloc[start : start + n],
                                      "y": weather["temp_max"].iloc[start : start + n]})
                        for i, (start, n) in enumerate([(0, 60), (60, 9), (69, 45), (114, 1), (115, 80), (195, 30)])])
     config = ModelConfig(id_column="unique_id", targets=["y"], input_size=12, horizon=H, frequency="D")
-    artifact = train(frame, config, TrainConfig(epochs=2, max_steps=20), time_column="ds")
+    artifact = train(frame, config, TrainConfig(epochs=2, max_steps=20), time_column="date")
     model = artifact.predictor
-    summary = forecast_file(model, write(frame, tmp_path / "in.csv"), tmp_path / "out.parquet", "m", chunk_rows=16)
+    assert trained_time_column(artifact.manifest) == "date"  # read without being named: the future dates below
+    summary = forecast_file(model, write(frame, tmp_path / "in.csv"), tmp_path / "out.parquet", "m", chunk_rows=16,
+                            trained_time=trained_time_column(artifact.manifest))
     assert summary.series == 5 and summary.reasons == {"w3": "1 points; a panel model needs at least 2"}
     out = pd.read_parquet(tmp_path / "out.parquet")
     assert list(out.columns) == COLUMNS
-    usable = frame[frame["unique_id"] != "w3"].assign(ds=lambda f: pd.to_datetime(f["ds"]))
+    usable = frame[frame["unique_id"] != "w3"].assign(ds=lambda f: pd.to_datetime(f["date"]))
     _, expected = direct(model, usable)
     np.testing.assert_allclose(out["m"], expected.mean[:, :, 0].ravel(), rtol=1e-5)
     np.testing.assert_allclose(out["m-lo-95"], expected.intervals[95][0][:, :, 0].ravel(), rtol=1e-5)
