@@ -58,10 +58,6 @@ class Summary:
         shown = "; ".join(f"{key}: {why}" for key, why in list(self.reasons.items())[:3])
         return text + (f" ({shown}{'; ...' if self.skipped > 3 else ''})" if shown else "")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"series": self.series, "rows": self.rows, "skipped": self.skipped, "reasons": self.reasons,
-                "seconds": round(self.seconds, 3), "forecasts_per_second": round(self.forecasts_per_second, 1)}
-
 
 def trained_time_column(manifest: Manifest) -> str | None:
     """The time column a panel model was trained with (its manifest's panel record), if any."""
@@ -107,8 +103,7 @@ def forecast_file(predictor: Predictor, source: Path, output: Path, name: str, l
         raise
     if not run.summary.rows:
         raise DataError("the file has no rows")
-    if not run.summary.series:
-        run.output.discard()
+    if not run.summary.series:  # nothing was written, so no file
         reasons = "; ".join(f"{k}: {why}" for k, why in run.summary.reasons.items())
         raise DataError(f"no series could be forecast ({run.summary.skipped} skipped"
                         f"{': ' + reasons if reasons else ''})")
@@ -242,6 +237,8 @@ class _Run:
             self.summary.skip(rows.keys[position], "the model's forecast is not finite for these values (far "
                               "outside what it was trained on)")
         keep = positions[finite]
+        if not len(keep):
+            return
         keys = [rows.keys[p] for p in keep.tolist()]
         stamps = _future(rows, keep, horizon, self.frequency)
         bands = {level: (lo[finite, :, 0], hi[finite, :, 0]) for level, (lo, hi) in result.intervals.items()}

@@ -174,6 +174,7 @@ def test_refusals_name_what_to_change(tmp_path):
     source = write(panel({"a": 1, "b": 1}), tmp_path / "in.csv")
     with pytest.raises(DataError, match="no series could be forecast .*a: 1 points"):
         forecast_file(predictor(), source, tmp_path / "out.csv", "m")
+    assert not list(tmp_path.glob("*out.csv*"))  # no file, not a header alone
     with pytest.raises(DataError, match="the file has no rows"):
         forecast_file(predictor(), write(panel({"a": 3}).iloc[:0], tmp_path / "empty.csv"), tmp_path / "out.csv", "m")
     with pytest.raises(DataError, match="not a panel model"):
