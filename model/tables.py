@@ -147,7 +147,7 @@ def _chunk(raw: dict[str, Any], columns: Columns, first: int) -> Chunk:
     if columns.time is not None:
         times = _times(raw[columns.time])
         bad.append((np.asarray(pd.isna(times)), columns.time, raw[columns.time]))
-    errors = _row_errors(bad, starts, lines, columns.where)
+    errors = _row_errors(bad, starts, lines, columns.where, columns.time)
     return Chunk(keys, starts, np.stack(numbers, axis=1), times, lines, errors, columns.where)
 
 
@@ -216,7 +216,7 @@ def _times(raw: Any) -> pd.Index:
 
 
 def _row_errors(bad: list[tuple[np.ndarray, str, Any]], starts: np.ndarray, lines: np.ndarray,
-                where: str) -> dict[int, str]:
+                where: str, time_column: str | None) -> dict[int, str]:
     """Series position -> its first bad row's problem, for the series that have one."""
     any_bad = np.logical_or.reduce([mask for mask, _, _ in bad])
     rows = np.flatnonzero(any_bad)
@@ -231,6 +231,8 @@ def _row_errors(bad: list[tuple[np.ndarray, str, Any]], starts: np.ndarray, line
         at = f"at {where} {lines[row]}"
         if value is None or (isinstance(value, float) and np.isnan(value)):
             errors[position] = f"column {column!r} is missing a value {at}"
+        elif column == time_column:
+            errors[position] = f"column {column!r} has {str(value)!r} {at}, not a timestamp"
         elif (number := _float(value)) is not None:
             errors[position] = f"column {column!r} has {number:g} {at}, beyond +-{VALUE_LIMIT:g}"
         else:

@@ -119,7 +119,9 @@ def test_a_series_split_across_chunks_is_carried_over(tmp_path, suffix):
 
 
 def test_short_and_bad_series_are_reported_and_the_rest_forecast(tmp_path):
-    frame = panel({"ok": 10, "one": 1, "gap": 9, "text": 9, "huge": 9, "late": 9}).astype({"y": object})
+    frame = panel({"ok": 10, "one": 1, "gap": 9, "text": 9, "huge": 9, "late": 9, "when": 3}).astype(
+        {"y": object, "ds": object})
+    frame.loc[frame.index[frame["unique_id"] == "when"][1], "ds"] = "yesterday"
     frame.loc[frame.index[(frame["unique_id"] == "gap")][4], "y"] = np.nan
     frame.loc[frame.index[(frame["unique_id"] == "text")][2], "y"] = "abc"
     frame.loc[frame.index[(frame["unique_id"] == "huge")][2], "y"] = 1e20
@@ -127,7 +129,8 @@ def test_short_and_bad_series_are_reported_and_the_rest_forecast(tmp_path):
     frame.loc[late[5], "ds"] = frame.loc[late[4], "ds"]
     summary = forecast_file(predictor(frequency="D"), write(frame, tmp_path / "in.csv"), tmp_path / "out.csv", "m",
                             chunk_rows=7)
-    assert summary.series == 1 and summary.skipped == 5
+    assert summary.series == 1 and summary.skipped == 6
+    assert summary.reasons["when"] == "column 'ds' has 'yesterday' at line 50, not a timestamp"
     assert pd.read_csv(tmp_path / "out.csv")["unique_id"].unique().tolist() == ["ok"]
     reasons = summary.reasons
     assert reasons["one"] == "1 points; a panel model needs at least 2"
@@ -135,7 +138,7 @@ def test_short_and_bad_series_are_reported_and_the_rest_forecast(tmp_path):
     assert reasons["text"] == "column 'y' has an unreadable value 'abc' at line 24"
     assert reasons["huge"].startswith("column 'y' has 1e+20 at line 33, beyond")
     assert reasons["late"].startswith("duplicate timestamp") and "(line 45)" in reasons["late"]
-    assert "5 skipped" in summary.line() and "one: 1 points" in summary.line()
+    assert "6 skipped" in summary.line() and "one: 1 points" in summary.line()
 
 
 @pytest.mark.parametrize("chunk_rows, suffix, where", [(3, "csv", "line 14"), (1000, "csv", "line 14"),
