@@ -1,11 +1,11 @@
 """Forecast a whole long-format file of many series with a panel model, streaming in bounded memory.
 
-Rows arrive in chunks (model/tables.py: Parquet batches, CSV chunks). The rows of one series must be
+Rows arrive in chunks (model/panel_files.py: Parquet batches, CSV chunks). The rows of one series must be
 contiguous: a series cut by a chunk boundary is carried into the next chunk, keeping only the rows its
 window reads. Each chunk is checked in bulk (NumPy over all its rows); a series the bulk check flags
 gets its message from model/windows.py's own checks. Windows are built as model/panel.py's window()
 builds them, forecast a few thousand series at a time and appended to the output in NeuralForecast's
-columns (model/tables.py), so memory follows the chunk and batch sizes, never the number of series.
+columns (model/panel_files.py), so memory follows the chunk and batch sizes, never the number of series.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import pandas as pd
 from model.artifact import Manifest
 from model.config import ModelConfig
 from model.panel import MIN_POINTS, check_panel_config, window
+from model.panel_files import Chunk, Columns, Output, find_columns, read_chunks, table_format
 from model.predictor import INTERVAL_LEVELS, Forecasts, Predictor
-from model.tables import Chunk, Columns, Output, find_columns, read_chunks, table_format
 from model.windows import DataError, calendar_inputs, check_timestamps, future_times, normalize_frequency
 
 LEVELS = (80, 95)  # NeuralForecast's usual pair; any of INTERVAL_LEVELS may be asked for

@@ -17,8 +17,8 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from model.batch import LEVELS, forecast_file, trained_time_column
+from model.panel_files import FORMATS
 from model.predictor import Forecasts
-from model.tables import FORMATS
 from model.windows import DataError
 from service.deps import get_model, state
 from service.errors import Problem
