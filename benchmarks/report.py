@@ -25,6 +25,11 @@ RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SECTIONS = [
     ("accuracy", "Forecast accuracy (the bench extra)",
      ".venv/bin/python -m benchmarks.accuracy [--only NAME ...] [--origins K]", "accuracy*.md"),
+    ("panel", "M3, one global model per group (the bench extra)",
+     ".venv/bin/python -m benchmarks.panel [--groups GROUP ...] [--no-arima]", "panel.md"),
+    ("panel_arima", "M3: AutoARIMA alone (the bench extra)",
+     ".venv/bin/python -m benchmarks.panel --groups yearly quarterly other --only AutoARIMA --name panel_arima",
+     "panel_arima.md"),
     ("serving", "Serving", ".venv/bin/python -m benchmarks.serving --duration 5 --repeats 2", "serving.md"),
     ("raw_model", "Raw model", ".venv/bin/python -m benchmarks.raw_model", "raw_model.md"),
     ("training", "Training", "taskset -c 0 .venv/bin/python -m benchmarks.training", "training.md"),

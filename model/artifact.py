@@ -1,4 +1,5 @@
-"""One model version on disk: weights.safetensors (no pickle) + manifest.json, written atomically."""
+"""One model version on disk: weights.safetensors (no pickle) + manifest.json (+ a panel model's
+tails.parquet, model/tails.py), written atomically."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import torch
 from model.config import ModelConfig
 from model.network import GRUNet
 from model.predictor import Predictor
+from model.tails import TAILS, Tails, write_tails
 
 FORMAT_VERSION = 2
 # Version 1 (the first landing): per-window scaling, a naive base and no linear skip, always.
@@ -87,10 +89,33 @@ class Manifest:
 class Artifact:
     predictor: Predictor
     manifest: Manifest
+    # A panel model's series tails (model/tails.py tails_frame): training sets this frame. A loaded version
+    # leaves it None and series_tails() reads its tails.parquet on demand, so a panel loads fast.
+    tails: pd.DataFrame | None = None
+    path: Path | None = None  # the version's folder, once saved or loaded
+    _reader: Tails | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def config(self) -> ModelConfig:
         return self.predictor.config
+
+    def tails_file(self) -> Path | None:
+        """The saved tails.parquet, where this version has one."""
+        found = self.path / TAILS if self.path is not None else None
+        return found if found is not None and found.is_file() else None
+
+    def series_tails(self) -> Tails | None:
+        """The tails to read by series id (the frame in memory, else the file), or None: not a panel
+        model, or a version saved before panel models kept their tails."""
+        if self.config.id_column is None:
+            return None
+        if self.tails is not None:
+            if self._reader is None or self._reader.memory is not self.tails:
+                self._reader = Tails(self.config, frame=self.tails)
+        elif self._reader is None:
+            file = self.tails_file()
+            self._reader = Tails(self.config, path=file) if file is not None else None
+        return self._reader
 
 
 def _floats(values: list[Any] | None) -> list[float] | None:
@@ -141,13 +166,26 @@ def save_artifact(artifact: Artifact, path: Path) -> None:
             os.fsync(out.fileno())
         with open(tmp / WEIGHTS, "rb") as weights:
             os.fsync(weights.fileno())
+        _save_tails(artifact, tmp / TAILS)
         _fsync_dir(tmp)
         os.rename(tmp, path)  # atomic on one filesystem; fails if the version already exists
         _fsync_dir(path.parent)
-        artifact.manifest = manifest
+        artifact.manifest, artifact.path = manifest, path
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _save_tails(artifact: Artifact, target: Path) -> None:
+    """The frame in memory, else the file of the version this artifact was loaded from (a copy keeps it)."""
+    if artifact.tails is not None:
+        write_tails(artifact.tails, target, artifact.config)
+        return
+    source = artifact.tails_file()
+    if source is not None:
+        shutil.copyfile(source, target)
+        with open(target, "rb") as copied:
+            os.fsync(copied.fileno())
 
 
 def load_artifact(path: Path, device: torch.device | str = "cpu") -> Artifact:
@@ -182,4 +220,4 @@ def load_artifact(path: Path, device: torch.device | str = "cpu") -> Artifact:
                               floor=_floats(typed.interval_floor), spread=_floats(typed.training_spread))
     except (KeyError, TypeError, ValueError, RuntimeError, safetensors.SafetensorError) as exc:
         raise ArtifactError(f"{path}: cannot rebuild the model ({type(exc).__name__}: {exc})") from exc
-    return Artifact(predictor=predictor.to(torch.device(device)), manifest=typed)
+    return Artifact(predictor=predictor.to(torch.device(device)), manifest=typed, path=path)

@@ -25,7 +25,9 @@ from model.config import ModelConfig, TrainConfig, check_options, options
 from model.datasets import DATASETS, PRETRAINED
 from model.evaluate import evaluate_classifier, evaluate_forecaster
 from model.fit import EpochReport
+from model.panel import nixtla_names
 from model.predictor import INTERVAL_LEVELS
+from model.tables import read_table
 from model.train import train
 from model.windows import DataError, prepare_series
 
@@ -33,6 +35,9 @@ from model.windows import DataError, prepare_series
 # served by a running server at once (when it goes live), which is the point of training from here.
 STORE_HELP = ("model store directory (default: $GRU_FORECAST_STORE, else ./models: the store `gru-forecast serve` "
               "reads, so a running server serves a new live version at once; give another to keep it apart)")
+
+
+SHOWN_SHORT = 20  # a panel's refused series printed after training (the manifest keeps them all)
 
 
 def _server_store() -> str:
@@ -81,16 +86,6 @@ def _format_metrics(manifest_metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _read_csv(path: str) -> pd.DataFrame:
-    """The file as a frame, or a DataError naming it (one line, not a traceback)."""
-    try:
-        return pd.read_csv(path)
-    except FileNotFoundError as exc:
-        raise DataError(f"no such file: {path}") from exc
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"cannot read {path} as a CSV file: {exc}") from exc
-
-
 def _training_input(args: argparse.Namespace) -> tuple[pd.DataFrame, str | None, ModelConfig, TrainConfig, str]:
     """--dataset NAME, or --csv FILE --target COLUMN: the frame, time column, checked configs and default name."""
     if args.dataset:
@@ -99,14 +94,18 @@ def _training_input(args: argparse.Namespace) -> tuple[pd.DataFrame, str | None,
         train_config = TrainConfig(**{**dataset.training.to_dict(), **_overrides(args, TrainConfig)})
         check_options(config, train_config)
         return dataset.load(), dataset.time_column, config, train_config, dataset.name
-    if not args.csv or not args.target:
-        raise DataError("give --dataset NAME, or --csv FILE with --target COLUMN")
+    if not args.csv or not (args.target or args.id_column):
+        raise DataError("give --dataset NAME, or --csv FILE with --target COLUMN (a panel's --id-column alone "
+                        "reads unique_id, ds, y)")
     # --covariates is a ModelConfig field too: one dict, or the keyword comes twice (a TypeError before).
-    config = ModelConfig(**{**_overrides(args, ModelConfig), "targets": args.target,
+    config = ModelConfig(**{**_overrides(args, ModelConfig), **({"targets": args.target} if args.target else {}),
                             "covariates": args.covariates or []})
     train_config = TrainConfig(**_overrides(args, TrainConfig))
     check_options(config, train_config)
-    return _read_csv(args.csv), args.time_column, config, train_config, Path(args.csv).stem
+    frame, time_column = read_table(args.csv), args.time_column
+    if config.id_column is not None:  # Nixtla's unique_id, ds, y: resolved before training, so saved resolved
+        config, time_column = nixtla_names(frame, config, time_column)
+    return frame, time_column, config, train_config, Path(args.csv).stem
 
 
 def command_train(args: argparse.Namespace) -> int:
@@ -118,6 +117,12 @@ def command_train(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     _save(Path(args.store), name, artifact, sys.stdout)
+    if artifact.manifest.panel is not None:  # a panel's series left out are named, never dropped unseen
+        short = list(artifact.manifest.panel["short"].items())
+        left = len(short) - SHOWN_SHORT
+        more = f"\n  ... {left} more in the manifest's panel.short" if left > 0 else ""
+        print(f"{artifact.manifest.panel['series']} series trained on; {len(short)} too short or unusable"
+              + "".join(f"\n  {key}: {why}" for key, why in short[:SHOWN_SHORT]) + more)
     print(_format_metrics(artifact.manifest.metrics))
     return 0
 
@@ -146,7 +151,7 @@ def command_evaluate(args: argparse.Namespace) -> int:
         print(f"{args.name} {version}: test metrics recorded at training time")
         print(_format_metrics(artifact.manifest.metrics))
         return 0
-    series = prepare_series(_read_csv(args.csv), artifact.config, args.time_column)
+    series = prepare_series(read_table(args.csv), artifact.config, args.time_column)
     if artifact.config.task == "classify":
         result = evaluate_classifier(artifact.predictor, series, np.asarray(artifact.manifest.class_prior))
     else:
@@ -213,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("train", help="train on a bundled dataset or a CSV and save a new version")
     p.add_argument("--dataset", choices=sorted(DATASETS))
-    p.add_argument("--csv", help="a CSV file with a header row")
+    p.add_argument("--csv", help="a CSV file with a header row, or a Parquet file")
     p.add_argument("--target", action="append", help="column to forecast (repeat for several)")
     p.add_argument("--covariates", nargs="*", help="extra input columns")
     p.add_argument("--time-column", help="timestamps column (default: row order)")
@@ -225,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("backtest", help="train on the first part of a series, score its test windows "
                             "beside naive, seasonal naive, AutoETS and AutoARIMA (the bench extra)")
     p.add_argument("--dataset", choices=sorted(DATASETS))
-    p.add_argument("--csv", help="a CSV file with a header row")
+    p.add_argument("--csv", help="a CSV file with a header row, or a Parquet file")
     p.add_argument("--target", action="append", help="column to forecast (repeat for several)")
     p.add_argument("--covariates", nargs="*", help="extra input columns")
     p.add_argument("--time-column", help="timestamps column (default: row order)")

@@ -26,7 +26,7 @@ from model.predictor import Predictor, base_lag
 from model.race import val_mase
 from model.resolve import MAX_VAL_WINDOWS, Block, Resolved, evenly
 from model.season import season_from_frequency
-from model.windows import DataError, Series, Split, windows_view
+from model.windows import DataError, Series, Split, calendar_inputs, windows_view
 
 # Validation windows scored each epoch: one per series, at most this many (evenly over the series).
 MAX_PANEL_VAL = 4 * MAX_VAL_WINDOWS
@@ -61,11 +61,16 @@ def lay_out(panel: Panel, config: ModelConfig, train_config: TrainConfig) -> tup
     row = 0
     m = config.season_length or 1
     with_cal = train_config.calibration_fraction > 0
+    calendar_count = len(config.calendar_columns)
     for one in panel.series:
         n = len(one.values)
-        padded = pad_window(one.values, n + pad)  # (pad + n, D + 1)
+        own_columns = one.values[:, : one.values.shape[1] - calendar_count]  # the calendar comes after the flag
+        padded = pad_window(own_columns, n + pad)  # (pad + n, D + 1)
+        times = _padded_times(one.index, pad, config.frequency)
+        if calendar_count:
+            padded = np.concatenate([padded, calendar_inputs(times, config)], axis=1)
         blocks.append(padded)
-        indexes.append(_padded_times(one.index, pad, config.frequency))
+        indexes.append(times)
         own, stop = row + pad, row + pad + n
         first.append(own)
         end.append(stop)

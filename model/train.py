@@ -25,6 +25,7 @@ from model.panel_train import calibrate_panel, resolve_panel, training_min_rows
 from model.predictor import Predictor
 from model.race import race
 from model.resolve import NOT_OFFERED, Resolved, resolve, year_offered
+from model.tails import tails_frame
 from model.windows import DataError, Series, Split, prepare_series, resolved_config, split_windows
 
 __all__ = ["check_options", "train"]
@@ -108,8 +109,10 @@ def _panel(frame: pd.DataFrame, config: ModelConfig, train_config: TrainConfig, 
     record = {"series": len(panel.ids), "short": panel.short, "min_points": MIN_POINTS, "id_column": config.id_column,
               "time_column": time_column, "refitted": False, "calibration_windows": len(layout.calibration),
               "training_windows": len(layout.train)}
-    return package(predictor, data.series, train_config, raced.history, test.to_dict(), mase_scale=None,
-                   choice=chosen.to_dict(), validation=validation.to_dict(), panel=record)
+    artifact = package(predictor, data.series, train_config, raced.history, test.to_dict(), mase_scale=None,
+                       choice=chosen.to_dict(), validation=validation.to_dict(), panel=record)
+    artifact.tails = tails_frame(panel, predictor.config, time_column)  # each series' window, for the page
+    return artifact
 
 
 def _classifier(series: Series, config: ModelConfig, asked: ModelConfig, split: Split, train_config: TrainConfig,

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from model import metrics
+from model.config import ModelConfig
 from model.evaluate import WindowForecasts, score, window_forecasts
 from model.predictor import Predictor
 from model.windows import Series
@@ -35,6 +37,13 @@ def _joined(parts: list[WindowForecasts]) -> WindowForecasts:
         forecasts={k: np.concatenate([p.forecasts[k] for p in parts]) for k in parts[0].forecasts},
         half_widths={k: np.concatenate([p.half_widths[k] for p in parts]) for k in parts[0].half_widths},
         guarded=np.concatenate(guarded) if guarded else None)
+
+
+def own_scale(values: np.ndarray, config: ModelConfig) -> np.ndarray:
+    """A panel model's MASE scale is each series' own (model/panel_train.py): here its in-sample seasonal
+    naive error over the points sent (1 where that is 0: a constant series)."""
+    scale = metrics.naive_scale(values[:, : len(config.targets)].astype(np.float64), config.season_length or 1)
+    return np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
 
 
 async def evaluate_series(loaded: LoadedModel, executor: Executor, series: Series,

@@ -70,7 +70,10 @@ def _plain_windows(config: ModelConfig, series: Sequence[SeriesInput]) -> np.nda
     windows = np.array(tails, dtype=np.float64)  # (N, input_size)
     if windows.ndim != 2 or not (np.abs(windows) <= VALUE_LIMIT).all():
         return None
-    return windows.astype(np.float32)[:, :, None]  # (N, input_size, 1)
+    plain = windows.astype(np.float32)[:, :, None]  # (N, input_size, 1)
+    if config.id_column is not None:  # a panel model's observed input: no padding in a full window
+        plain = np.concatenate([plain, np.ones_like(plain)], axis=2)  # (N, input_size, 2)
+    return plain
 
 
 def _future(config: ModelConfig, index: pd.DatetimeIndex, horizon: int) -> list[str]:

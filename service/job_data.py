@@ -1,4 +1,4 @@
-"""A training job's dataset, kept as a file in the store (<store>/.datasets/<job id>.csv or .json): the
+"""A training job's dataset, kept as a file in the store (<store>/.datasets/<job id>.csv, .json or .parquet): the
 job row holds only its name, so listing and polling jobs never read or parse the data."""
 
 from __future__ import annotations
@@ -13,14 +13,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 DIRECTORY = ".datasets"
-FILE_NAME = re.compile(r"^[0-9a-f]{16}\.(csv|json)$")  # a job id and a format: never a path trick
+FORMATS = ("csv", "json", "parquet")
+FILE_NAME = re.compile(r"^[0-9a-f]{16}\.(csv|json|parquet)$")  # a job id and a format: never a path trick
 ORPHAN_AGE_S = 3600.0  # a file with no job row yet may be one another worker is about to queue
 
 
 @dataclass(frozen=True)
 class JobData:
-    format: Literal["csv", "json"]  # csv: the uploaded text as it came; json: column name -> values
-    text: str
+    # csv: the uploaded text as it came; json: column name -> values; parquet: the uploaded bytes as they came
+    format: Literal["csv", "json", "parquet"]
+    text: str | bytes
 
 
 def folder(root: Path) -> Path:
@@ -34,8 +36,8 @@ def write(root: Path, job_id: str, data: JobData) -> str:
     directory.mkdir(parents=True, exist_ok=True)
     name = f"{job_id}.{data.format}"
     tmp = directory / f".{name}.tmp"
-    with open(tmp, "w", encoding="utf-8") as out:
-        out.write(data.text)
+    with open(tmp, "wb") as out:
+        out.write(data.text.encode("utf-8") if isinstance(data.text, str) else data.text)
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, directory / name)
@@ -59,15 +61,20 @@ def read(root: Path, request: dict[str, Any]) -> Any:
     if not FILE_NAME.match(name):
         raise ValueError(f"bad dataset reference {name!r}")
     try:
-        text = (folder(root) / name).read_text(encoding="utf-8")
+        raw = (folder(root) / name).read_bytes()
     except FileNotFoundError:
         raise FileNotFoundError(f"the job's dataset {DIRECTORY}/{name} is gone from the store: "
                                 "submit the job again") from None
+    if name.endswith(".parquet"):
+        from model.tables import read_parquet_bytes
+
+        return read_parquet_bytes(raw)
+    text = raw.decode("utf-8")
     return read_csv_text(text) if name.endswith(".csv") else pd.DataFrame(json.loads(text))
 
 
 def remove(root: Path, job_id: str) -> None:
-    for suffix in ("csv", "json"):
+    for suffix in FORMATS:
         with contextlib.suppress(FileNotFoundError):
             (folder(root) / f"{job_id}.{suffix}").unlink()
 

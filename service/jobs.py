@@ -32,12 +32,13 @@ CREATE TABLE IF NOT EXISTS jobs (
     epoch INTEGER NOT NULL DEFAULT 0, epochs INTEGER NOT NULL DEFAULT 0,
     train_loss REAL, val_loss REAL, metrics TEXT, version TEXT, error TEXT,
     request TEXT NOT NULL, cancel INTEGER NOT NULL DEFAULT 0,
-    created TEXT NOT NULL, updated TEXT NOT NULL
+    created TEXT NOT NULL, updated TEXT NOT NULL, panel TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created, id)
 """
 # What listing and polling read: never the request column (a job from an older server holds its data there).
-STATUS_COLUMNS = "id, name, status, epoch, epochs, train_loss, val_loss, metrics, version, error, created, updated"
+STATUS_COLUMNS = ("id, name, status, epoch, epochs, train_loss, val_loss, metrics, version, error, created, updated, "
+                  "panel")
 MAX_PAGE = 1000
 
 
@@ -60,6 +61,7 @@ class JobStore:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+            _add_panel_column(db)
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -177,9 +179,21 @@ class JobStore:
         return job_data.sweep(self.root, status, frozenset(FINISHED))
 
 
+def _add_panel_column(db: sqlite3.Connection) -> None:
+    """A store made before panels has no panel column (a panel job's series used and too short)."""
+    if "panel" in {row[1] for row in db.execute("PRAGMA table_info(jobs)")}:
+        return
+    try:
+        db.execute("ALTER TABLE jobs ADD COLUMN panel TEXT")
+    except sqlite3.OperationalError as exc:  # another server process added it first
+        if "duplicate column" not in str(exc):
+            raise
+
+
 def _row(row: sqlite3.Row) -> dict[str, Any]:
     job = dict(row)
-    job["metrics"] = json.loads(job["metrics"]) if job["metrics"] else None
+    for column in ("metrics", "panel"):
+        job[column] = json.loads(job[column]) if job[column] else None
     return job
 
 

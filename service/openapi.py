@@ -67,7 +67,7 @@ TITLES = {"400": "Bad Request", "401": "Unauthorized", "404": "Not Found", "408"
           "500": "Internal Server Error",
           "413": "Content Too Large", "422": "Unprocessable Content", "503": "Service Unavailable"}
 # Path and query parameters pre-filled with something that works on the bundled models.
-PARAMETER_EXAMPLES = {"name": "stock", "version": "v1", "job_id": "3f2a9c0d1e4b5a67"}
+PARAMETER_EXAMPLES = {"name": "stock", "version": "v1", "job_id": "3f2a9c0d1e4b5a67", "series_id": "M1"}
 
 
 def _error(code: str, path: str) -> dict[str, Any]:

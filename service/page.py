@@ -1,7 +1,8 @@
 """The page at /: the models as cards (versions, promote, delete), a forecast drawn from pasted values,
-a dropped CSV or the model's history, and training from a CSV with its progress. Server-rendered HTML, one small
-script and one stylesheet from service/static/, every chart from /v1/models/{name}/plot.svg: nothing
-leaves the server, and the page uses only the /v1 API its users could call themselves."""
+a dropped CSV, the model's history or a panel model's series picked by id, and training from a CSV with its
+progress. Server-rendered HTML, two small scripts and one stylesheet from service/static/, every chart from
+/v1/models/{name}/plot.svg: nothing leaves the server, and the page uses only the /v1 API its users could
+call themselves."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from model import store
+from model.artifact import Manifest
 from model.config import ModelConfig
 from model.datasets import DATASETS
 from service.errors import Problem
@@ -21,7 +23,7 @@ from service.registry import Registry
 from service.routes.models import current_names
 
 STATIC = Path(__file__).parent / "static"
-ASSETS = {"page.js": "application/javascript", "page.css": "text/css"}
+ASSETS = {"page.js": "application/javascript", "series.js": "application/javascript", "page.css": "text/css"}
 
 
 def _score(metrics: dict[str, Any], key: str) -> float | None:
@@ -44,6 +46,19 @@ def _bundled(name: str, config: ModelConfig) -> bool:
     dataset = DATASETS.get(name)
     return dataset is not None and [*config.targets, *config.covariates] == [
         *dataset.model.targets, *dataset.model.covariates]
+
+
+def _panel(config: ModelConfig, manifest: Manifest) -> tuple[str, dict[str, Any] | None]:
+    """A panel model's line on its card (how many series, the id column, how many were too short) and
+    what the page's series picker reads; nothing for a one-series model."""
+    if config.id_column is None:
+        return "", None
+    panel = manifest.panel or {}
+    count = panel.get("series") if isinstance(panel.get("series"), int) else None
+    short = len(panel.get("short") or {})
+    line = (f'<br><span class="panel-line">panel model: {f"{count:,} series" if count is not None else "series"} '
+            f'by {escape(config.id_column)}{f", {short:,} too short to use" if short else ""}</span>')
+    return line, {"id_column": config.id_column, "series": count}
 
 
 def _card(registry: Registry, name: str) -> tuple[str, dict[str, Any] | None]:
@@ -78,17 +93,18 @@ def _card(registry: Registry, name: str) -> tuple[str, dict[str, Any] | None]:
             rows.append(f"<tr><td>majority class</td><td>{majority:.3f}</td></tr>")
         button = ""
     versions = store.versions(registry.root, name)
+    panel_line, panel = _panel(config, manifest)
     html = (f'<div class="card" data-model="{escape(name)}"><h3>{escape(name)} '
             f'<span class="meta live">live {escape(loaded.version)} of {len(versions)}</span></h3>'
             f'<div class="meta">{escape(config.task)} · input {config.input_size} · horizon {config.horizon}'
             f'{" · " + escape(config.frequency) if config.frequency else ""}<br>'
             f'targets {escape(", ".join(config.targets))}'
             f'{"<br>covariates " + escape(", ".join(config.covariates)) if config.covariates else ""}'
-            f'{"<br>reads the time of year: send timestamps" if config.calendar_columns else ""}</div>'
+            f'{"<br>reads the time of year: send timestamps" if config.calendar_columns else ""}{panel_line}</div>'
             f'<table>{"".join(rows)}</table>{button}{_manage(registry, name, loaded.version)}</div>')
     info = {"name": name, "task": config.task, "input_size": config.input_size, "horizon": config.horizon,
             "targets": config.targets, "covariates": [c for c in config.covariates if c not in config.targets],
-            "frequency": config.frequency, "bundled": _bundled(name, config)}
+            "frequency": config.frequency, "bundled": _bundled(name, config), "panel": panel}
     return html, info
 
 
@@ -120,6 +136,11 @@ def render_page(registry: Registry, title: str, names: list[str]) -> str:
     <button id="run-bundled" type="button">Use the model's history</button>
     <label class="check"><input id="interpolate" type="checkbox"> fill blank cells by linear interpolation
       (otherwise a blank is refused, as the API does)</label></div>
+  <div class="row" id="series-row" hidden>
+    <label>series of this panel model, by id (type to search)<input id="series-id" list="series-ids" size="28"
+      autocomplete="off" spellcheck="false"></label><datalist id="series-ids"></datalist>
+    <button id="run-series" type="button">Forecast this series</button><span id="series-count" class="status"></span>
+  </div>
   <div class="row" style="align-items:stretch">
     <label style="flex:2">values, oldest first (commas, spaces or new lines; at least the model's input size)
       <textarea id="values" placeholder="780.1, 781.3, 779.9, ..."></textarea></label>
@@ -158,6 +179,7 @@ def render_page(registry: Registry, title: str, names: list[str]) -> str:
 </table></div>
 </main>
 <script type="application/json" id="models-data">{data}</script>
+<script src="/static/series.js"></script>
 <script src="/static/page.js"></script>
 </body></html>"""
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from model.config import ModelConfig
+from model.panel import MIN_POINTS, window
 from model.windows import VALUE_LIMIT, DataError, calendar_inputs, check_timestamps, parse_timestamps
 from service.errors import Problem
 from service.schemas import SeriesInput
@@ -99,12 +100,22 @@ def series_timestamps(config: ModelConfig, series: SeriesInput, i: int, length: 
     return index
 
 
+def _needed(config: ModelConfig, rows: int | None) -> tuple[int, str]:
+    """The fewest points a series needs, and why: a window of rows (a panel model pads a shorter series
+    down to MIN_POINTS), or every window of input_size + horizon (rows None: /evaluate)."""
+    if rows is None:
+        return config.input_size + config.horizon, f"input_size {config.input_size} + horizon {config.horizon}"
+    if config.id_column is not None:
+        return MIN_POINTS, f"a panel model pads a series shorter than input_size {config.input_size}"
+    return rows, "input_size"
+
+
 def series_rows(config: ModelConfig, series: SeriesInput, i: int,
                 rows: int | None) -> tuple[np.ndarray, pd.DatetimeIndex | None]:
     """One series as its model's (points, features) float32 matrix, the last `rows` points (None: all),
-    and its timestamps; a 422 naming the field for anything the model cannot read."""
-    need = rows if rows is not None else config.input_size + config.horizon
-    needs = "input_size" if rows is not None else f"input_size {config.input_size} + horizon {config.horizon}"
+    and its timestamps; a 422 naming the field for anything the model cannot read. A panel model's
+    window of a shorter series is padded (model/panel.py), with its observed input."""
+    need, needs = _needed(config, rows)
     columns: list[np.ndarray] = []
     length: int | None = None
     if config.task == "forecast":
@@ -116,7 +127,7 @@ def series_rows(config: ModelConfig, series: SeriesInput, i: int,
     index = series_timestamps(config, series, i, length)
     if index is not None and len(index) < need:
         raise invalid(f"series[{i}].timestamps", f"{len(index)} timestamps; the model needs at least {need}")
-    tail = slice(-need, None) if rows is not None else slice(None)
+    tail = slice(-rows, None) if rows is not None else slice(None)
     matrix = np.stack([c[tail] for c in columns], axis=1) if columns else np.zeros((need, 0))
     found = out_of_range(matrix, length - len(matrix) if length is not None else 0)
     if found is not None:
@@ -124,10 +135,15 @@ def series_rows(config: ModelConfig, series: SeriesInput, i: int,
         read = [f"series[{i}].covariates.{c}" for c in config.covariates if c not in config.inputs]
         fields = [f"series[{i}].values"] * (len(columns) - len(read)) + read
         raise invalid(fields[column], reason)
-    if config.calendar_columns:
-        assert index is not None  # series_timestamps requires them for a calendar model
-        try:
+    try:
+        if config.id_column is not None and rows is not None:
+            times = index if index is not None else pd.RangeIndex(len(matrix))
+            return window(matrix, times, config), index
+        if config.id_column is not None:  # every point is the series' own: observed
+            matrix = np.concatenate([matrix, np.ones((len(matrix), 1))], axis=1)
+        if config.calendar_columns:
+            assert index is not None  # series_timestamps requires them for a calendar model
             matrix = np.concatenate([matrix, calendar_inputs(index[tail], config)], axis=1)
-        except DataError as exc:
-            raise invalid(f"series[{i}].timestamps", str(exc)) from exc
+    except (DataError, OverflowError, pd.errors.OutOfBoundsDatetime) as exc:  # padding's times before year 1677
+        raise invalid(f"series[{i}].timestamps", str(exc)) from exc
     return matrix.astype(np.float32), index

@@ -94,7 +94,8 @@ class SeriesEvaluation(BaseModel):
     id: str | None = None
     windows: int = Field(..., description="forecast windows scored: every input_size + horizon stretch of the series")
     mase_scale: list[float] = Field(..., description="MASE's denominator per target: the one-step naive error on "
-                                    "the model's training part (so MASE compares across series)")
+                                    "the model's training part (so MASE compares across series); a panel model's: "
+                                    "the series' own, over the points sent")
     model: SystemMetrics
     naive: SystemMetrics
     seasonal_naive: SystemMetrics
@@ -173,6 +174,10 @@ class JobStatus(BaseModel):
     version: str | None
     error: str | None
     note: str | None = Field(None, description="what a user should know, e.g. that the model loses to a baseline")
+    series: int | None = Field(None, description="a panel model's series trained on (null: not a panel, or not "
+                               "trained yet)")
+    short_series: dict[str, str] | None = Field(None, description="a panel's series left out of training, id -> "
+                                                "why (too short, a bad value)")
     created: str
     updated: str
 
@@ -189,6 +194,10 @@ class ModelSummary(BaseModel):
     covariates: list[str] = Field(default_factory=list)
     calendar: str | None = Field(None, description="\"year\": the model reads the time of year, so every series "
                                  "needs its timestamps")
+    min_points: int | None = Field(None, description="the fewest points a series needs to be forecast: input_size, "
+                                   "or fewer for a panel model (its shorter series are padded)")
+    id_column: str | None = Field(None, description="a panel model's column naming each series (null: one series)")
+    series: int | None = Field(None, description="a panel model's series trained on")
     warning: str | None = Field(None, description="what to know before trusting the live version, e.g. that its "
                                 "interval coverage on the test part was far from nominal")
 

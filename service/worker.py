@@ -63,7 +63,10 @@ def run_job(db_path: str, store_path: str, job_id: str, threads: int, device: st
         version = store.save_version(Path(store_path), request["name"], artifact)
         # Still "running": the server marks it succeeded once the version is loaded (or live), so a
         # client that sees "succeeded" can forecast with it at once.
-        jobs.update(job_id, only_if=JobState.RUNNING, version=version, metrics=json.dumps(artifact.manifest.metrics))
+        # A panel's series used and those too short, by id (model/panel.py): in the job, never dropped unseen.
+        panel = getattr(artifact.manifest, "panel", None)
+        jobs.update(job_id, only_if=JobState.RUNNING, version=version, metrics=json.dumps(artifact.manifest.metrics),
+                    panel=json.dumps(panel) if panel else None)
     except Cancelled:
         if os.getppid() != parent:  # the server died (kill -9): nothing was published
             jobs.move(job_id, JobState.INTERRUPTED, error="the server stopped while the job ran")

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from model.batch import LEVELS, forecast_file, trained_time_column
 from model.panel_files import FORMATS
 from model.predictor import Forecasts
+from model.tables import PARQUET_MAGIC, is_parquet
 from model.windows import DataError
 from service.deps import get_model, state
 from service.errors import Problem
@@ -26,19 +27,15 @@ from service.routes.predict import Version
 
 router = APIRouter(tags=["forecast"])
 MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
-PARQUET_MAGIC = b"PAR1"  # a Parquet file's first 4 bytes
 FILE_HELP = ("long format, the rows of each series together: the model's id, target and covariate columns (and a "
              "time column), or unique_id, ds, y; CSV or Parquet, up to the server's body limit")
 
 
 def _source_format(upload: UploadFile) -> str:
-    """From the file name's extension, else from its first bytes (Parquet's magic number) or CSV."""
-    suffix = Path(upload.filename or "").suffix.lower()
-    if suffix in FORMATS:
-        return FORMATS[suffix]
+    """Parquet by its magic bytes, name or content type (as /v1/train/csv tells), else CSV."""
     head = upload.file.read(len(PARQUET_MAGIC))
     upload.file.seek(0)
-    return "parquet" if head == PARQUET_MAGIC else "csv"
+    return "parquet" if is_parquet(head, upload.filename, upload.content_type) else "csv"
 
 
 def _save(upload: IO[bytes], path: Path) -> None:

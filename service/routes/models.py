@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request, Response
 
 from model import store
+from model.panel import MIN_POINTS
 from service.deps import Auth, state
 from service.errors import Problem
 from service.registry import Registry
@@ -22,9 +23,12 @@ def summary(registry: Registry, name: str) -> dict[str, Any]:
                            "reason": registry.errors.get(name)}
     if loaded:
         config = loaded.artifact.config
+        panel = getattr(loaded.manifest, "panel", None) or {}
         out.update(task=config.task, input_size=config.input_size, horizon=config.horizon, targets=config.targets,
                    covariates=config.covariates, calendar=config.calendar,
-                   warning=(loaded.manifest.metrics or {}).get("coverage_warning"))
+                   warning=(loaded.manifest.metrics or {}).get("coverage_warning"),
+                   min_points=panel.get("min_points", MIN_POINTS) if config.id_column else config.input_size,
+                   id_column=config.id_column, series=panel.get("series"))
     return out
 
 

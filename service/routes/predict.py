@@ -13,7 +13,7 @@ from model.store import VERSION_REGEX
 from model.windows import Series
 from service.deps import get_model, state, submit
 from service.errors import Problem
-from service.evaluation import evaluate_series
+from service.evaluation import evaluate_series, own_scale
 from service.forecasting import build_forecasts, build_windows, check_request_size
 from service.request_windows import series_rows
 from service.schemas import (
@@ -89,11 +89,12 @@ async def evaluate(request: Request, name: str,
     if config.task == "classify":
         raise Problem(422, "evaluate takes forecasters; classifiers report their test metrics in the card")
     checked = [series_rows(config, s, i, None) for i, s in enumerate(body.series)]  # every series before any work
-    scale = np.asarray(artifact.manifest.mase_scale)
+    scale = np.asarray(artifact.manifest.mase_scale) if artifact.manifest.mase_scale is not None else None
     results = []
     for series, (rows, index) in zip(body.series, checked, strict=True):
         prepared = Series(values=rows, labels=None, index=index if index is not None else pd.RangeIndex(len(rows)))
         # On the model's inference thread (one torch thread, inference mode), not a pool thread.
-        result = await evaluate_series(loaded, state(request).registry.executor, prepared, scale)
+        result = await evaluate_series(loaded, state(request).registry.executor, prepared,
+                                       scale if scale is not None else own_scale(rows, config))
         results.append({"id": series.id, **result})
     return EvaluateResponse(model=name, version=loaded.version, results=results)

@@ -51,10 +51,16 @@ function storedHistory(name) {
   }
 }
 
-// The bundled history (the defaults), else the CSV this browser trained the model on, else what to do.
+// The bundled history (the defaults), a panel model's series picked by id (series.js), else the CSV this
+// browser trained the model on, else what to do.
 async function drawHistory() {
   const model = chosen();
   if (!model) return;
+  showPicker();
+  if (model.panel) {
+    await drawSeries();
+    return;
+  }
   if (model.bundled) {
     await drawBundled(model);
     return;
@@ -290,6 +296,7 @@ async function refreshCards() {
   const current = $("model").value;
   $("model").innerHTML = page.getElementById("model").innerHTML;
   if (MODELS.some((m) => m.name === current)) $("model").value = current;
+  showPicker();
 }
 
 async function promote(name) {
@@ -356,13 +363,16 @@ function init() {
   });
   $("models").addEventListener("click", onCardClick);  // one listener: the cards are replaced on refresh
   $("train-form").addEventListener("submit", startTraining);
+  initSeries();
   refreshJobs();
   setInterval(refreshJobs, 2000);
   // The first forecaster with history to draw (a user model sorting first has none bundled).
-  const first = MODELS.find((m) => m.bundled || storedHistory(m.name));
+  const first = MODELS.find((m) => m.bundled || m.panel || storedHistory(m.name));
   if (first) {
     $("model").value = first.name;
     drawHistory();
+  } else {
+    showPicker();
   }
 }
 

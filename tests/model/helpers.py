@@ -33,3 +33,38 @@ def resolved(frame: pd.DataFrame, config: ModelConfig, time_column: str | None,
 def bundled(name: str, **model) -> Resolved:
     d = DATASETS[name]
     return resolved(d.load(), replace(d.model, **model), d.time_column, d.training)
+
+
+def monthly_weather(months: int | None = None) -> pd.DataFrame:
+    """Seattle's daily maximum temperature (bundled, real) as a panel: one series per month, id "2012-01"..."""
+    frame = DATASETS["weather"].load()[["date", "temp_max"]]
+    frame.insert(0, "month", frame["date"].str[:7])
+    if months is not None:
+        frame = frame[frame["month"].isin(frame["month"].unique()[:months])]
+    return frame.reset_index(drop=True)
+
+
+def hand_built_panel(frame: pd.DataFrame | None = None, input_size: int = 14, horizon: int = 7):
+    """A panel Artifact built without training (an untrained GRUNet forecasts its naive base exactly),
+    with the tails of monthly_weather's series: what the page and the series routes read."""
+    import numpy as np
+
+    from model.artifact import Artifact, build_manifest
+    from model.network import GRUNet
+    from model.panel import read_panel
+    from model.predictor import Predictor
+    from model.scaling import fit_scaler
+    from model.tails import tails_frame
+
+    frame = monthly_weather() if frame is None else frame
+    config = ModelConfig(id_column="month", targets=["temp_max"], input_size=input_size, horizon=horizon,
+                         frequency="D", calendar="none", scaling="window", base="naive", linear_skip=False,
+                         hidden_size=8, season_length=7)
+    panel = read_panel(frame, config, "date")
+    columns = len(config.features)
+    scaler = fit_scaler(np.arange(10.0)[:, None] + np.zeros((10, columns)), "window", len(config.fixed_columns))
+    quantiles = {80: np.full((horizon, 1), 1.0, np.float32), 95: np.full((horizon, 1), 2.0, np.float32)}
+    predictor = Predictor(config=config, net=GRUNet(config), scaler=scaler, quantiles=quantiles)
+    manifest = build_manifest(predictor, metrics={}, panel={
+        "series": len(panel.ids), "short": panel.short, "min_points": 2, "id_column": "month", "refitted": False})
+    return Artifact(predictor, manifest, tails=tails_frame(panel, config, "date"))

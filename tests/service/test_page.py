@@ -58,3 +58,18 @@ def test_a_version_whose_bands_missed_their_coverage_is_flagged_on_the_card_and_
     assert client.get("/v1/models/stock").json()["warning"] is None
     page = client.get("/").text
     assert 'class="meta warning">intervals are off nominal' in page.split('data-model="short"')[1].split("</table>")[1]
+
+
+def test_a_panel_models_card_says_so_and_the_page_has_its_series_picker(client):
+    from tests.model.helpers import hand_built_panel
+
+    root = client.app.state.registry.root
+    store.save_version(root, "months", hand_built_panel())
+    page = client.get("/").text
+    card = page.split('data-model="months"')[1].split('class="card"')[0]
+    assert "panel model: 48 series by month" in card
+    info = {m["name"]: m["panel"] for m in models_data(page)}
+    assert info["months"] == {"id_column": "month", "series": 48} and info["stock"] is None
+    assert 'id="series-id" list="series-ids"' in page and '<script src="/static/series.js">' in page
+    script = client.get("/static/series.js")
+    assert script.status_code == 200 and "function drawSeries" in script.text

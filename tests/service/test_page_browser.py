@@ -181,3 +181,50 @@ def test_a_user_model_sorting_first_its_versions_promotion_and_deletion(tmp_path
         assert outside_requests(driver) == []
     finally:
         stop_server(process)
+
+
+def test_a_panel_models_series_picked_by_id_is_drawn_with_its_forecast(tmp_path, driver):
+    from selenium.webdriver.common.by import By
+
+    from tests.model.helpers import hand_built_panel
+
+    root = tmp_path / "store"
+    store.save_version(root, "months", hand_built_panel())  # Seattle's temperature, a series per month
+    url, process = start_server(root)
+    try:
+        driver.get(url + "/")
+        assert "panel model: 48 series by month" in card_text(driver, "months")
+
+        # its Forecast button shows the picker and draws the first series with its forecast
+        driver.find_element(By.CSS_SELECTOR, '[data-forecast="months"]').click()
+        wait(driver, lambda d: "series 2012-01" in text(d, "forecast-status"))
+        assert driver.find_element(By.ID, "series-row").is_displayed()
+        assert "months" in chart_title(driver) and "48 series by month" in text(driver, "series-count")
+
+        # typing part of an id narrows the list; picking one draws its history and forecast
+        box = driver.find_element(By.ID, "series-id")
+        box.clear()
+        box.send_keys("2014-1")
+        listed = "return [...document.querySelectorAll('#series-ids option')].map((o) => o.value)"
+        wait(driver, lambda d: d.execute_script(listed) == ["2014-10", "2014-11", "2014-12"])
+        box.send_keys("1")
+        wait(driver, lambda d: "series 2014-11" in text(d, "forecast-status"))
+        assert not is_error(driver, "forecast-status") and "months" in chart_title(driver)
+        assert chart_parts(driver) == {"history": 1, "forecast": 1, "band-80": 1, "band-95": 1}
+        ticks = [t.text for t in driver.find_elements(By.CSS_SELECTOR, "#chart svg text.tick")]
+        assert ticks[0] == "2014-11-17" and ticks[-1] == "2014-12-07", ticks  # its last 14 days, 7 ahead
+
+        # an id it does not have: the API's 404, said on the page
+        box.clear()
+        box.send_keys("1999-01")
+        driver.find_element(By.ID, "run-series").click()
+        wait(driver, lambda d: "404" in text(d, "forecast-status"))
+        assert "no series '1999-01'" in text(driver, "forecast-status") and is_error(driver, "forecast-status")
+
+        # a one-series model hides the picker
+        driver.find_element(By.CSS_SELECTOR, '[data-forecast="stock"]').click()
+        wait(driver, lambda d: "stock" in chart_title(d))
+        assert not driver.find_element(By.ID, "series-row").is_displayed()
+        assert outside_requests(driver) == []
+    finally:
+        stop_server(process)
