@@ -20,11 +20,13 @@ from tqdm import tqdm
 from model import store
 from model.artifact import Artifact, ArtifactError, load_artifact, save_artifact
 from model.backtest import backtest, format_backtest
+from model.batch import LEVELS, forecast_file, trained_time_column
 from model.config import ModelConfig, TrainConfig, check_options, options
 from model.datasets import DATASETS, PRETRAINED
 from model.evaluate import evaluate_classifier, evaluate_forecaster
 from model.fit import EpochReport
 from model.panel import nixtla_names
+from model.predictor import INTERVAL_LEVELS
 from model.tables import read_table
 from model.train import train
 from model.windows import DataError, prepare_series
@@ -132,15 +134,19 @@ def _save(root: Path, name: str, artifact: Artifact, stream: TextIO) -> None:
     print(f"saved {name} {version} in {root} ({state}; a server on this store serves what is live)", file=stream)
 
 
-def command_evaluate(args: argparse.Namespace) -> int:
-    root = Path(args.store)
-    version = args.version or store.live_version(root, args.name)
+def _load(root: Path, name: str, version: str | None) -> tuple[Artifact, str]:
+    """A stored version (default: the live one) and its name, or a DataError saying why not."""
+    version = version or store.live_version(root, name)
     if version is None:
-        raise DataError(f"no model {args.name!r} in {root}")
+        raise DataError(f"no model {name!r} in {root}")
     try:
-        artifact = load_artifact(root / args.name / version)
+        return load_artifact(root / name / version), version
     except ArtifactError as exc:
         raise DataError(str(exc)) from exc
+
+
+def command_evaluate(args: argparse.Namespace) -> int:
+    artifact, version = _load(Path(args.store), args.name, args.version)
     if not args.csv:
         print(f"{args.name} {version}: test metrics recorded at training time")
         print(_format_metrics(artifact.manifest.metrics))
@@ -168,6 +174,14 @@ def command_backtest(args: argparse.Namespace) -> int:
     print(json.dumps(result, indent=2) if args.json else format_backtest(result))
     if artifact is not None:
         _save(Path(args.store), args.name or default_name, artifact, sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def command_batch(args: argparse.Namespace) -> int:
+    artifact, _ = _load(Path(args.store), args.model, args.version)
+    summary = forecast_file(artifact.predictor, Path(args.input), Path(args.output), args.model, tuple(args.levels),
+                            args.time_column, trained_time=trained_time_column(artifact.manifest))
+    print(summary.line())
     return 0
 
 
@@ -243,6 +257,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-column")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=command_evaluate)
+
+    p = commands.add_parser("batch", help="forecast every series of a long-format CSV or Parquet file with a panel "
+                            "model, into a file in NeuralForecast's columns")
+    p.add_argument("--model", required=True, help="a panel model (trained with --id-column) in the store")
+    p.add_argument("--version", help="default: the live version")
+    p.add_argument("--input", required=True, help="long format, the rows of each series together: the model's id, "
+                   "target and covariate columns, or unique_id, ds, y (.csv, .parquet or .pq)")
+    p.add_argument("--output", required=True, help="unique_id, ds, MODEL, MODEL-lo-80, ... (.csv, .parquet or .pq)")
+    p.add_argument("--levels", type=int, nargs="+", default=list(LEVELS), help="interval levels in percent "
+                   f"(default {' '.join(map(str, LEVELS))}; any of {' '.join(map(str, INTERVAL_LEVELS))})")
+    p.add_argument("--time-column", help="timestamps column (default: the model's training time column, else ds, "
+                   "when the file has it; without one, ds is the step 1..horizon)")
+    p.add_argument("--store", default=_server_store(), help="model store to read (default: $GRU_FORECAST_STORE, "
+                   "else ./models: the one `gru-forecast serve` reads)")
+    p.set_defaults(run=command_batch)
 
     p = commands.add_parser("rebuild-defaults", help="retrain the bundled default models")
     p.add_argument("--out", default=str(PRETRAINED))

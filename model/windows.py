@@ -146,6 +146,27 @@ def check_timestamps(index: pd.Index, frequency: str | None, interpolate: bool =
                         f"{frequency}; {hint}")
 
 
+def future_times(last: pd.DatetimeIndex, horizon: int, frequency: str | None,
+                 step: pd.TimedeltaIndex | None = None) -> pd.DatetimeIndex:
+    """The horizon timestamps after each of N last ones, series by series: (N * horizon,). At the
+    frequency, counted on the wall clock for days and longer as pd.date_range counts them (a daily
+    series stays at midnight across daylight saving); without one, by each series' step (its last
+    interval: what the service and model/batch.py both use)."""
+    ahead = np.arange(1, horizon + 1)
+    if frequency is None:
+        steps = step if step is not None else pd.TimedeltaIndex(np.zeros(len(last), "m8[ns]"))
+        return pd.DatetimeIndex(last.repeat(horizon) + steps.repeat(horizon) * np.tile(ahead, len(last)))
+    offset = pd.tseries.frequencies.to_offset(frequency)
+    wall = last.tz is not None and not _is_duration(frequency)
+    base = last.tz_localize(None) if wall else last.tz_convert(None) if last.tz is not None else last
+    # DatetimeIndex + offset is one vectorized call per step ahead; (H, N) -> series-major (N * H,)
+    stamps = np.stack([(base + int(k) * offset).as_unit("ns").asi8 for k in ahead], axis=1).ravel()
+    future = pd.DatetimeIndex(stamps.view("M8[ns]"))
+    if last.tz is None:
+        return future
+    return future.tz_localize(last.tz) if wall else future.tz_localize("UTC").tz_convert(last.tz)
+
+
 _START_END = [(pd.offsets.YearEnd, "YS", "is_year_start"), (pd.offsets.QuarterEnd, "QS", "is_quarter_start"),
               (pd.offsets.MonthEnd, "MS", "is_month_start"), (pd.offsets.YearBegin, "YE", "is_year_end"),
               (pd.offsets.QuarterBegin, "QE", "is_quarter_end"), (pd.offsets.MonthBegin, "ME", "is_month_end")]
@@ -340,7 +361,11 @@ def read_csv_text(text: str) -> pd.DataFrame:
     pandas' sniffer (sep=None) guesses from any character: a one-column file of decimals came out
     split on "." or "0". A header with none of the four is one column.
     """
-    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    return pd.read_csv(io.StringIO(text), sep=csv_separator(text.lstrip("\ufeff").split("\n", 1)[0]))
+
+
+def csv_separator(header: str) -> str:
+    """The delimiter of a CSV's header row: the most frequent of comma, semicolon, tab and pipe (comma
+    when none): what read_csv_text and the streaming reader of model/batch.py split on."""
     counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
-    sep = max(counts, key=lambda s: counts[s]) if any(counts.values()) else ","
-    return pd.read_csv(io.StringIO(text), sep=sep)
+    return max(counts, key=lambda s: counts[s]) if any(counts.values()) else ","

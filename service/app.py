@@ -22,7 +22,7 @@ from service.leader import Leadership, startup_lock
 from service.openapi import problem_openapi
 from service.page import install_page
 from service.registry import Registry, seed_defaults
-from service.routes import health, models, plot, predict, series, training, v2
+from service.routes import files, health, models, plot, predict, series, training, v2
 from service.settings import Settings, get_settings
 from service.telemetry import Telemetry
 
@@ -132,8 +132,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(errors.BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
     app.add_middleware(RequestTimer, latency=app.state.telemetry.latency)
-    for router in (health.router, models.router, series.router, predict.router, plot.router, training.router,
-                   v2.router):
+    for router in (health.router, models.router, series.router, predict.router, files.router, plot.router,
+                   training.router, v2.router):
         app.include_router(router)
     app.openapi = problem_openapi(app, needs_key, v2.BODIES)  # type: ignore[method-assign]
     return app

@@ -37,7 +37,7 @@ Auth = Depends(require_key)
 def needs_key(method: str, path: str) -> bool:
     """The state-changing routes: everything but reading and the forecast family."""
     return method.lower() in ("post", "put", "patch", "delete") and not path.endswith(
-        ("/forecast", "/classify", "/evaluate", "/infer", "/plot.svg"))
+        ("/forecast", "/forecast/file", "/classify", "/evaluate", "/infer", "/plot.svg"))
 
 
 async def get_model(request: Request, name: str, version: str | None = None) -> LoadedModel:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from model.config import ModelConfig
 from model.predictor import INTERVAL_LEVELS, Forecasts
-from model.windows import VALUE_LIMIT
+from model.windows import VALUE_LIMIT, future_times
 from service.errors import Problem
 from service.registry import ForecastItem
 from service.request_windows import invalid, series_rows, series_timestamps
@@ -78,12 +78,8 @@ def _plain_windows(config: ModelConfig, series: Sequence[SeriesInput]) -> np.nda
 
 def _future(config: ModelConfig, index: pd.DatetimeIndex, horizon: int) -> list[str]:
     """The horizon's timestamps after the last one given, in the caller's zone or offset."""
-    if config.frequency is None:
-        step = index[-1] - index[-2] if len(index) > 1 else pd.Timedelta(0)
-        future = [index[-1] + step * (k + 1) for k in range(horizon)]
-    else:
-        future = list(pd.date_range(index[-1], periods=horizon + 1, freq=config.frequency)[1:])
-    return [t.isoformat() for t in future]
+    step = pd.TimedeltaIndex([index[-1] - index[-2] if len(index) > 1 else pd.Timedelta(0)])
+    return [t.isoformat() for t in future_times(index[-1:], horizon, config.frequency, step)]
 
 
 def _listed(block: np.ndarray) -> list[Any]:

@@ -113,7 +113,7 @@ def problem_openapi(app: FastAPI, protected: Callable[[str, str], bool],
                     codes.add("422")
                 if "{" in path:
                     codes.add("404")
-                if path.endswith(("/forecast", "/classify", "/evaluate", "/infer")):
+                if path.endswith(("/forecast", "/forecast/file", "/classify", "/evaluate", "/infer")):
                     codes.add("503")
                 if protected(method, path):
                     codes.add("401")

@@ -6,8 +6,9 @@ from tests.service.conftest import copy_pretrained
 
 STATE_CHANGING = {"post", "put", "patch", "delete"}
 # Reading with a body: forecasts in every form (the chart, the Open Inference Protocol) need no key.
-OPEN_POSTS = {"/v1/models/{name}/forecast", "/v1/models/{name}/classify", "/v1/models/{name}/evaluate",
-              "/v1/models/{name}/plot.svg", "/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer"}
+OPEN_POSTS = {"/v1/models/{name}/forecast", "/v1/models/{name}/forecast/file", "/v1/models/{name}/classify",
+              "/v1/models/{name}/evaluate", "/v1/models/{name}/plot.svg", "/v2/models/{name}/infer",
+              "/v2/models/{name}/versions/{version}/infer"}
 
 
 def test_every_state_changing_route_needs_the_key(make_client):
