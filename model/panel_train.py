@@ -14,14 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-import pandas as pd
 
 from model import calendar, metrics
 from model.calibrate import Calibration, training_spread
 from model.config import ModelConfig, TrainConfig
 from model.fit import for_window
 from model.intervals import FEW_WINDOWS, bands
-from model.panel import MIN_POINTS, Panel, pad_window
+from model.panel import MIN_POINTS, Panel, pad_window, padded_index
 from model.predictor import Predictor, base_lag
 from model.race import val_mase
 from model.resolve import MAX_VAL_WINDOWS, Block, Resolved, evenly
@@ -32,6 +31,9 @@ from model.windows import DataError, Series, Split, calendar_inputs, windows_vie
 MAX_PANEL_VAL = 4 * MAX_VAL_WINDOWS
 # Choice blocks before the validation part, as for one series (model/resolve.py CHOICE_BLOCKS).
 PANEL_BLOCKS = 3
+# Training windows the guard's reference is read from (evenly over them), so a panel of millions of
+# windows costs seconds here.
+SPREAD_WINDOWS = 20_000
 
 
 def training_min_rows(config: ModelConfig) -> int:
@@ -66,7 +68,7 @@ def lay_out(panel: Panel, config: ModelConfig, train_config: TrainConfig) -> tup
         n = len(one.values)
         own_columns = one.values[:, : one.values.shape[1] - calendar_count]  # the calendar comes after the flag
         padded = pad_window(own_columns, n + pad)  # (pad + n, D + 1)
-        times = _padded_times(one.index, pad, config.frequency)
+        times = padded_index(one.index, n + pad, config.frequency)
         if calendar_count:
             padded = np.concatenate([padded, calendar_inputs(times, config)], axis=1)
         blocks.append(padded)
@@ -90,15 +92,6 @@ def lay_out(panel: Panel, config: ModelConfig, train_config: TrainConfig) -> tup
     layout = Layout(np.asarray(first), stops, stops - length - horizon, stops - length - 2 * horizon,
                     np.asarray(cal, dtype=np.int64), np.concatenate(train).astype(np.int64), np.asarray(scale))
     return Series(values=values, labels=None, index=index), layout
-
-
-def _padded_times(index: pd.Index, pad: int, frequency: str | None) -> pd.Index:
-    """The series' own index with pad times before it (timestamps back by the frequency, or numbers)."""
-    if not pad:
-        return index
-    if isinstance(index, pd.DatetimeIndex) and frequency:
-        return pd.date_range(end=index[0], periods=pad + 1, freq=frequency)[:-1].append(index)
-    return pd.Index(np.arange(-pad, len(index)))
 
 
 def resolve_panel(panel: Panel, config: ModelConfig, train_config: TrainConfig) -> tuple[Resolved, Layout]:
@@ -175,6 +168,6 @@ def calibrate_panel(predictor: Predictor, data: Resolved, layout: Layout) -> Cal
 
 
 def training_spread_rows(predictor: Predictor, data: Resolved) -> list[float]:
-    """training_spread over the training windows (evenly, at most 20,000 of them)."""
-    rows = data.train_rows[evenly(slice(0, len(data.train_rows)), 20_000)]
+    """training_spread over the training windows (evenly, at most SPREAD_WINDOWS of them)."""
+    rows = data.train_rows[evenly(slice(0, len(data.train_rows)), SPREAD_WINDOWS)]
     return training_spread(predictor, np.asarray(data.x[rows]), slice(0, len(rows)))
